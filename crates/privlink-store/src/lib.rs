@@ -79,7 +79,9 @@ pub struct ListQuery<'a> {
 pub enum Claim {
     Claimed,
     /// Already allocated, to this owner.
-    Taken { owner: String },
+    Taken {
+        owner: String,
+    },
     /// Not part of the pool's free space and not allocated: reserved or outside the pool.
     Unavailable,
 }
@@ -162,11 +164,17 @@ pub trait Tx {
     fn ip_claim(&mut self, pool: &str, offset: i64, owner: &str) -> Result<Claim>;
     /// Release every allocation held by `owner`; returns how many were released.
     fn ip_release_owner(&mut self, owner: &str) -> Result<u64>;
+    /// Release every allocation whose owner starts with `owner_prefix`.
+    fn ip_release_prefix(&mut self, owner_prefix: &str) -> Result<u64>;
+    /// Release one allocation.
+    fn ip_release(&mut self, pool: &str, offset: i64) -> Result<bool>;
     /// Allocations `(pool, offset)` held by `owner`.
     fn ip_owned(&mut self, owner: &str) -> Result<Vec<(String, i64)>>;
     /// Allocations in pools starting with `pool_prefix` held by owners not starting with `owner_prefix`.
     fn ip_count_foreign(&mut self, pool_prefix: &str, owner_prefix: &str) -> Result<u64>;
     fn ip_count(&mut self, pool_prefix: &str) -> Result<u64>;
+    /// Allocations `(pool, offset, owner)` in pools starting with `pool_prefix`, by pool and offset.
+    fn ip_allocations_in(&mut self, pool_prefix: &str, limit: usize) -> Result<Vec<(String, i64, String)>>;
 
     fn work_enqueue(&mut self, item: &WorkItem) -> Result<()>;
     fn work_due(&mut self, now: i64, limit: usize) -> Result<Vec<WorkItem>>;

@@ -90,9 +90,7 @@ impl PostgresStore {
         if let Some(schema) = &self.schema {
             // The name was validated in split_schema: letters, digits and underscores only.
             client
-                .batch_execute(&format!(
-                    "CREATE SCHEMA IF NOT EXISTS {schema}; SET search_path TO {schema}"
-                ))
+                .batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}; SET search_path TO {schema}"))
                 .map_err(backend_err)?;
         }
         Ok(PgConn { client, statements: HashMap::new() })
@@ -144,11 +142,7 @@ impl PostgresStore {
         }
     }
 
-    fn run(
-        &self,
-        begin: &str,
-        f: &mut dyn FnMut(&mut dyn Tx) -> Result<()>,
-    ) -> Result<Vec<Change>> {
+    fn run(&self, begin: &str, f: &mut dyn FnMut(&mut dyn Tx) -> Result<()>) -> Result<Vec<Change>> {
         let mut conn = self.take()?;
         let mut attempt = 0;
         loop {
@@ -183,7 +177,8 @@ impl PostgresStore {
                 return Err(outcome);
             }
             // Back off a little, more with each attempt, so the winner can finish.
-            let jitter = (SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0) % 1000) as u64;
+            let jitter =
+                (SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0) % 1000) as u64;
             std::thread::sleep(Duration::from_micros(200 * u64::from(attempt.min(20)) + jitter));
         }
     }

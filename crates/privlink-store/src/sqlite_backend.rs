@@ -48,9 +48,7 @@ impl SqliteStore {
     fn connect(path: &Path) -> Result<Connection> {
         let conn = Connection::open_with_flags(
             path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE
-                | OpenFlags::SQLITE_OPEN_CREATE
-                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(backend_err)?;
         // WAL: readers never block the writer. synchronous=NORMAL keeps every committed
@@ -83,11 +81,7 @@ fn migrate(conn: &Connection) -> Result<()> {
     conn.execute_batch(CREATE_VERSION_TABLE).map_err(backend_err)?;
     for m in MIGRATIONS {
         let applied: i64 = conn
-            .query_row(
-                "SELECT COUNT(*) FROM schema_migrations WHERE version = ?1",
-                [m.version],
-                |r| r.get(0),
-            )
+            .query_row("SELECT COUNT(*) FROM schema_migrations WHERE version = ?1", [m.version], |r| r.get(0))
             .map_err(backend_err)?;
         if applied > 0 {
             continue;

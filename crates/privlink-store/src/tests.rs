@@ -67,10 +67,20 @@ fn documents_round_trip_and_list_in_key_order_with_paging() {
         })
         .unwrap();
         let (first, page2, children, prefixed, count) = crate::read(&*store, |tx| {
-            let q = ListQuery { scope: Scope::ResourceGroup { subscription: "s1", resource_group: "rg1" }, type_key: Some("t/vnet"), after: None, limit: 2 };
+            let q = ListQuery {
+                scope: Scope::ResourceGroup { subscription: "s1", resource_group: "rg1" },
+                type_key: Some("t/vnet"),
+                after: None,
+                limit: 2,
+            };
             let first = tx.list(&q)?;
             let page2 = tx.list(&ListQuery { after: Some(&first[1].key), ..q })?;
-            let children = tx.list(&ListQuery { scope: Scope::Children { parent_key: "/s/rg/v1" }, type_key: None, after: None, limit: 10 })?;
+            let children = tx.list(&ListQuery {
+                scope: Scope::Children { parent_key: "/s/rg/v1" },
+                type_key: None,
+                after: None,
+                limit: 10,
+            })?;
             let prefixed = tx.list_prefix("/s/rg/v1/")?;
             let count = tx.count(Scope::Subscription { subscription: "s1" }, Some("t/vnet"))?;
             Ok::<_, StoreError>((first, page2, children, prefixed, count))
@@ -96,7 +106,8 @@ fn aborted_write_changes_nothing() {
             Err("validation failed".to_string())
         });
         assert_eq!(result, Err("validation failed".to_string()), "{name}");
-        let (doc, free) = crate::read(&*store, |tx| Ok::<_, StoreError>((tx.get("/s/rg/x")?, tx.ip_count("p")?))).unwrap();
+        let (doc, free) =
+            crate::read(&*store, |tx| Ok::<_, StoreError>((tx.get("/s/rg/x")?, tx.ip_count("p")?))).unwrap();
         assert!(doc.is_none(), "{name}");
         assert_eq!(free, 0, "{name}");
     }
@@ -148,11 +159,9 @@ fn concurrent_allocations_never_share_an_address() {
                 std::thread::spawn(move || {
                     (0..25)
                         .map(|i| {
-                            write(&*store, |tx| {
-                                tx.ip_allocate("pool", &format!("owner-{t}-{i}"))
-                            })
-                            .expect("allocate")
-                            .expect("not exhausted")
+                            write(&*store, |tx| tx.ip_allocate("pool", &format!("owner-{t}-{i}")))
+                                .expect("allocate")
+                                .expect("not exhausted")
                         })
                         .collect::<Vec<i64>>()
                 })
@@ -175,7 +184,15 @@ fn work_queue_orders_by_due_time_and_survives_reopen() {
         let store = crate::SqliteStore::open(&path).unwrap();
         write(&store, |tx| {
             for (id, due) in [("b", 20), ("a", 10), ("c", i64::MAX)] {
-                tx.work_enqueue(&WorkItem { id: id.into(), kind: "k".into(), resource_key: "/r".into(), operation_id: format!("op-{id}"), payload: json!({"n": id}), not_before: due, attempts: 0 })?;
+                tx.work_enqueue(&WorkItem {
+                    id: id.into(),
+                    kind: "k".into(),
+                    resource_key: "/r".into(),
+                    operation_id: format!("op-{id}"),
+                    payload: json!({"n": id}),
+                    not_before: due,
+                    attempts: 0,
+                })?;
             }
             Ok::<_, StoreError>(())
         })

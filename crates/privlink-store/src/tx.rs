@@ -4,8 +4,8 @@ use serde_json::Value;
 
 use crate::sql::{Row, Sql, Val};
 use crate::{
-    prefix_end, Change, ChangeKind, Claim, ListQuery, OperationRow, ResourceRow, Result, Scope,
-    StoreError, Tx, WorkItem,
+    prefix_end, Change, ChangeKind, Claim, ListQuery, OperationRow, ResourceRow, Result, Scope, StoreError, Tx,
+    WorkItem,
 };
 
 pub struct SqlTx<S: Sql> {
@@ -35,20 +35,8 @@ fn resource_from(row: Row) -> Result<ResourceRow> {
     let etag = next()?.text()?;
     let created_at = next()?.int()?;
     let updated_at = next()?.int()?;
-    let body = serde_json::from_str(&body_text)
-        .map_err(|e| StoreError::Corrupt(format!("body of {key}: {e}")))?;
-    Ok(ResourceRow {
-        key,
-        id,
-        type_key,
-        subscription,
-        resource_group,
-        parent_key,
-        body,
-        etag,
-        created_at,
-        updated_at,
-    })
+    let body = serde_json::from_str(&body_text).map_err(|e| StoreError::Corrupt(format!("body of {key}: {e}")))?;
+    Ok(ResourceRow { key, id, type_key, subscription, resource_group, parent_key, body, etag, created_at, updated_at })
 }
 
 fn work_from(row: Row) -> Result<WorkItem> {
@@ -61,8 +49,8 @@ fn work_from(row: Row) -> Result<WorkItem> {
     let payload_text = next()?.text()?;
     let not_before = next()?.int()?;
     let attempts = next()?.int()?;
-    let payload = serde_json::from_str(&payload_text)
-        .map_err(|e| StoreError::Corrupt(format!("payload of work {id}: {e}")))?;
+    let payload =
+        serde_json::from_str(&payload_text).map_err(|e| StoreError::Corrupt(format!("payload of work {id}: {e}")))?;
     Ok(WorkItem { id, kind, resource_key, operation_id, payload, not_before, attempts })
 }
 
@@ -125,11 +113,7 @@ impl<S: Sql> Tx for SqlTx<S> {
                 row.updated_at.into(),
             ],
         )?;
-        self.changes.push(Change {
-            key: row.key.clone(),
-            type_key: row.type_key.clone(),
-            kind: ChangeKind::Upsert,
-        });
+        self.changes.push(Change { key: row.key.clone(), type_key: row.type_key.clone(), kind: ChangeKind::Upsert });
         Ok(())
     }
 
@@ -163,34 +147,23 @@ impl<S: Sql> Tx for SqlTx<S> {
         let after = q.after.unwrap_or("");
         let limit = limit_param(q.limit);
         let rows = match q.scope {
-            Scope::Children { parent_key } => self.sql.query(
-                CHILDREN,
-                &[parent_key.into(), type_key.into(), after.into(), limit.into()],
-            )?,
+            Scope::Children { parent_key } => {
+                self.sql.query(CHILDREN, &[parent_key.into(), type_key.into(), after.into(), limit.into()])?
+            }
             Scope::ResourceGroup { subscription, resource_group } => self.sql.query(
                 GROUP,
-                &[
-                    subscription.into(),
-                    type_key.into(),
-                    after.into(),
-                    limit.into(),
-                    resource_group.into(),
-                ],
+                &[subscription.into(), type_key.into(), after.into(), limit.into(), resource_group.into()],
             )?,
-            Scope::Subscription { subscription } => self.sql.query(
-                SUBSCRIPTION,
-                &[subscription.into(), type_key.into(), after.into(), limit.into()],
-            )?,
-            Scope::All => {
-                self.sql.query(ALL, &["".into(), type_key.into(), after.into(), limit.into()])?
+            Scope::Subscription { subscription } => {
+                self.sql.query(SUBSCRIPTION, &[subscription.into(), type_key.into(), after.into(), limit.into()])?
             }
+            Scope::All => self.sql.query(ALL, &["".into(), type_key.into(), after.into(), limit.into()])?,
         };
         rows.into_iter().map(resource_from).collect()
     }
 
     fn count(&mut self, scope: Scope<'_>, type_key: Option<&str>) -> Result<u64> {
-        const CHILDREN: &str =
-            "SELECT COUNT(*) FROM resources WHERE parent_key = $1 AND ($2 = '' OR type_key = $2)";
+        const CHILDREN: &str = "SELECT COUNT(*) FROM resources WHERE parent_key = $1 AND ($2 = '' OR type_key = $2)";
         const GROUP: &str = "SELECT COUNT(*) FROM resources WHERE subscription = $1 AND resource_group = $3 AND ($2 = '' OR type_key = $2)";
         const SUBSCRIPTION: &str =
             "SELECT COUNT(*) FROM resources WHERE subscription = $1 AND ($2 = '' OR type_key = $2)";
@@ -201,9 +174,7 @@ impl<S: Sql> Tx for SqlTx<S> {
             Scope::ResourceGroup { subscription, resource_group } => {
                 self.sql.query(GROUP, &[subscription.into(), t.into(), resource_group.into()])?
             }
-            Scope::Subscription { subscription } => {
-                self.sql.query(SUBSCRIPTION, &[subscription.into(), t.into()])?
-            }
+            Scope::Subscription { subscription } => self.sql.query(SUBSCRIPTION, &[subscription.into(), t.into()])?,
             Scope::All => self.sql.query(ALL, &["".into(), t.into()])?,
         };
         Ok(first_int(rows)?.unwrap_or(0).max(0) as u64)
@@ -271,13 +242,37 @@ impl<S: Sql> Tx for SqlTx<S> {
     fn ip_release_owner(&mut self, owner: &str) -> Result<u64> {
         let held = self.ip_owned(owner)?;
         for (pool, offset) in &held {
-            self.sql.exec(
-                "DELETE FROM ip_allocations WHERE pool = $1 AND ip_offset = $2",
-                &[pool.into(), (*offset).into()],
-            )?;
-            self.free_offset(pool, *offset)?;
+            self.ip_release(pool, *offset)?;
         }
         Ok(held.len() as u64)
+    }
+
+    fn ip_release_prefix(&mut self, owner_prefix: &str) -> Result<u64> {
+        let end = prefix_end(owner_prefix);
+        let rows = self.sql.query(
+            "SELECT pool, ip_offset FROM ip_allocations WHERE owner >= $1 AND owner < $2",
+            &[owner_prefix.into(), (&end).into()],
+        )?;
+        let mut released = 0;
+        for row in rows {
+            let mut it = row.into_iter();
+            let pool = it.next().ok_or_else(|| StoreError::Corrupt("pool".into()))?.text()?;
+            let offset = it.next().ok_or_else(|| StoreError::Corrupt("offset".into()))?.int()?;
+            if self.ip_release(&pool, offset)? {
+                released += 1;
+            }
+        }
+        Ok(released)
+    }
+
+    fn ip_release(&mut self, pool: &str, offset: i64) -> Result<bool> {
+        let n = self
+            .sql
+            .exec("DELETE FROM ip_allocations WHERE pool = $1 AND ip_offset = $2", &[pool.into(), offset.into()])?;
+        if n > 0 {
+            self.free_offset(pool, offset)?;
+        }
+        Ok(n > 0)
     }
 
     fn ip_owned(&mut self, owner: &str) -> Result<Vec<(String, i64)>> {
@@ -311,6 +306,21 @@ impl<S: Sql> Tx for SqlTx<S> {
             &[pool_prefix.into(), (&end).into()],
         )?;
         Ok(first_int(rows)?.unwrap_or(0).max(0) as u64)
+    }
+
+    fn ip_allocations_in(&mut self, pool_prefix: &str, limit: usize) -> Result<Vec<(String, i64, String)>> {
+        let end = prefix_end(pool_prefix);
+        let rows = self.sql.query(
+            "SELECT pool, ip_offset, owner FROM ip_allocations WHERE pool >= $1 AND pool < $2 ORDER BY pool, ip_offset LIMIT $3",
+            &[pool_prefix.into(), (&end).into(), limit_param(limit).into()],
+        )?;
+        rows.into_iter()
+            .map(|r| {
+                let mut it = r.into_iter();
+                let mut next = || it.next().ok_or_else(|| StoreError::Corrupt("allocation row".into()));
+                Ok((next()?.text()?, next()?.int()?, next()?.text()?))
+            })
+            .collect()
     }
 
     fn work_enqueue(&mut self, item: &WorkItem) -> Result<()> {
@@ -424,10 +434,7 @@ impl<S: Sql> Tx for SqlTx<S> {
 impl<S: Sql> SqlTx<S> {
     /// Remove `offset` from the free range `[from, to]` that contains it.
     fn take_from_range(&mut self, pool: &str, from: i64, to: i64, offset: i64) -> Result<()> {
-        self.sql.exec(
-            "DELETE FROM ip_free WHERE pool = $1 AND range_from = $2",
-            &[pool.into(), from.into()],
-        )?;
+        self.sql.exec("DELETE FROM ip_free WHERE pool = $1 AND range_from = $2", &[pool.into(), from.into()])?;
         if from < offset {
             self.insert_free(pool, from, offset - 1)?;
         }
@@ -468,10 +475,8 @@ impl<S: Sql> SqlTx<S> {
             }
             if b_to == offset - 1 {
                 from = b_from;
-                self.sql.exec(
-                    "DELETE FROM ip_free WHERE pool = $1 AND range_from = $2",
-                    &[pool.into(), b_from.into()],
-                )?;
+                self.sql
+                    .exec("DELETE FROM ip_free WHERE pool = $1 AND range_from = $2", &[pool.into(), b_from.into()])?;
             }
         }
         if let Some(next) = offset.checked_add(1) {
@@ -481,10 +486,8 @@ impl<S: Sql> SqlTx<S> {
             )?;
             if let Some(row) = above.into_iter().next() {
                 to = row[1].int()?;
-                self.sql.exec(
-                    "DELETE FROM ip_free WHERE pool = $1 AND range_from = $2",
-                    &[pool.into(), next.into()],
-                )?;
+                self.sql
+                    .exec("DELETE FROM ip_free WHERE pool = $1 AND range_from = $2", &[pool.into(), next.into()])?;
             }
         }
         self.insert_free(pool, from, to)

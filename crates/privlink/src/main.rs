@@ -1,1 +1,145 @@
-fn main() {}
+//! The `privlink` command.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use privlink_server::config::{FileConfig, DEFAULT_PORT};
+use privlink_server::{ServeConfig, Settings, Timing};
+
+#[derive(Parser)]
+#[command(
+    name = "privlink",
+    version,
+    about = "Azure Private Link, locally: an ARM-compatible server for private endpoints, DNS and the data plane"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the management API (HTTPS on 127.0.0.1:8443 by default).
+    Serve(ServeArgs),
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Where privlink keeps its store, certificate and settings.
+    #[arg(long, env = "PRIVLINK_DATA_DIR", default_value = ".privlink")]
+    data_dir: PathBuf,
+    /// The store: a SQLite file path (default: <data-dir>/privlink.db) or a postgres:// URL
+    /// (an optional `schema=NAME` query parameter selects a schema).
+    #[arg(long, env = "PRIVLINK_STORE")]
+    store: Option<String>,
+    /// Address to listen on.
+    #[arg(long, env = "PRIVLINK_LISTEN")]
+    listen: Option<SocketAddr>,
+    /// A TOML config file (default: <data-dir>/privlink.toml when it exists).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Serve plain HTTP instead of HTTPS. The Azure CLI and SDKs refuse to send tokens over it.
+    #[arg(long)]
+    insecure_http: bool,
+    /// How long-running operations complete: immediate, delay=<duration> (e.g. delay=90s) or manual.
+    #[arg(long, env = "PRIVLINK_PROVISIONING")]
+    provisioning: Option<String>,
+}
+
+fn resolve(args: ServeArgs) -> anyhow::Result<ServeConfig> {
+    let config_path = args.config.clone().or_else(|| Some(args.data_dir.join("privlink.toml")).filter(|p| p.exists()));
+    let file = match &config_path {
+        Some(path) => FileConfig::load(path)?,
+        None => FileConfig::default(),
+    };
+    let timing: Timing = match args.provisioning.or(file.provisioning) {
+        Some(text) => text.parse().map_err(|e: String| anyhow::anyhow!(e))?,
+        None => Timing::Immediate,
+    };
+    let store =
+        args.store.or(file.store).unwrap_or_else(|| args.data_dir.join("privlink.db").to_string_lossy().into_owned());
+    Ok(ServeConfig {
+        listen: args.listen.or(file.listen).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], DEFAULT_PORT))),
+        store,
+        insecure_http: args.insecure_http || file.insecure_http.unwrap_or(false),
+        settings: Settings { timing, limits: file.limits.unwrap_or_default() },
+        data_dir: args.data_dir,
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+fn print_banner(started: &privlink_server::Started, config: &ServeConfig) {
+    let redacted_store = if config.store.contains("://") {
+        // Never print a password that may be in a database URL.
+        match config.store.split_once('@') {
+            Some((scheme_user, rest)) => {
+                format!("{}@{rest}", scheme_user.split(':').take(2).collect::<Vec<_>>().join(":"))
+            }
+            None => config.store.clone(),
+        }
+    } else {
+        config.store.clone()
+    };
+    println!("privlink {} listening on {}", env!("CARGO_PKG_VERSION"), started.url);
+    println!("  store:        {redacted_store}");
+    println!("  provisioning: {}", config.settings.timing);
+    println!("  tenant:       {}", started.defaults.tenant_id);
+    println!("  subscription: {}", started.defaults.subscription_id);
+    if let Some(ca) = &started.ca_file {
+        let ca = std::fs::canonicalize(ca).unwrap_or_else(|_| ca.clone());
+        println!("  CA file:      {}", ca.display());
+        println!();
+        println!("Point a client at it:");
+        println!("  export REQUESTS_CA_BUNDLE={}   # Python SDKs and az", ca.display());
+        println!("  export NODE_EXTRA_CA_CERTS={}  # JavaScript SDKs", ca.display());
+        println!(
+            "  python: NetworkManagementClient(credential, \"{}\", base_url=\"{}\")",
+            started.defaults.subscription_id, started.url
+        );
+    } else {
+        println!("  WARNING: plain HTTP; the Azure CLI and SDKs will not send tokens to it");
+    }
+    println!("  curl --cacert <CA file> \"{}/subscriptions?api-version=2022-12-01\"", started.url);
+    println!("Press Ctrl-C to stop.");
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("PRIVLINK_LOG").unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => {
+            let config = resolve(args)?;
+            let banner_config = config.clone();
+            privlink_server::serve(config, shutdown_signal(), |started| print_banner(started, &banner_config))
+                .await
+                .context("privlink serve")?;
+            println!("privlink stopped");
+            Ok(())
+        }
+    }
+}

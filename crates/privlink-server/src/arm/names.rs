@@ -1,0 +1,73 @@
+//! Resource name rules. ARM's generic rule, and the stricter ones resource providers apply.
+
+use super::error::ArmError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NameRule {
+    /// Resource groups: 1-90 of letters, digits, `-_.()`, not ending with `.`.
+    ResourceGroup,
+    /// Microsoft.Network: 1-80, letters, digits, `_.-`, starts with a letter or digit,
+    /// ends with a letter, digit or `_`.
+    Network,
+    /// ARM's generic limit: 1-260, none of `<>%&:\?/` or control characters.
+    Generic,
+}
+
+impl NameRule {
+    fn describe(self) -> &'static str {
+        match self {
+            NameRule::ResourceGroup => "use 1 to 90 letters, digits, '-', '_', '.', '(' or ')', not ending with '.'.",
+            NameRule::Network => "use 1 to 80 letters, digits, '_', '.' or '-', starting with a letter or digit and ending with a letter, digit or '_'.",
+            NameRule::Generic => "use 1 to 260 characters, none of '<', '>', '%', '&', ':', '\\', '?', '/' or control characters.",
+        }
+    }
+
+    pub fn check(self, name: &str, type_name: &str) -> Result<(), ArmError> {
+        let ok = match self {
+            NameRule::ResourceGroup => {
+                (1..=90).contains(&name.chars().count())
+                    && name.chars().all(|c| c.is_alphanumeric() || "-_.()".contains(c))
+                    && !name.ends_with('.')
+            }
+            NameRule::Network => {
+                let first_ok = name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
+                let last_ok = name.chars().last().is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
+                (1..=80).contains(&name.len())
+                    && first_ok
+                    && last_ok
+                    && name.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+            }
+            NameRule::Generic => {
+                (1..=260).contains(&name.chars().count())
+                    && !name.chars().any(|c| c.is_control() || "<>%&:\\?/".contains(c))
+            }
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(ArmError::InvalidResourceName {
+                name: name.to_string(),
+                type_name: type_name.to_string(),
+                rule: self.describe(),
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::NameRule::*;
+
+    #[test]
+    fn rules_accept_and_reject_as_azure_does() {
+        assert!(ResourceGroup.check("my-rg_(1).x", "t").is_ok());
+        assert!(ResourceGroup.check("ends.", "t").is_err());
+        assert!(ResourceGroup.check(&"a".repeat(91), "t").is_err());
+        assert!(Network.check("vnet-1.a_", "t").is_ok());
+        assert!(Network.check("-vnet", "t").is_err());
+        assert!(Network.check("vnet-", "t").is_err());
+        assert!(Network.check("bad name", "t").is_err());
+        assert!(Network.check(&"a".repeat(81), "t").is_err());
+        assert!(Generic.check("a:b", "t").is_err());
+    }
+}

@@ -1,0 +1,488 @@
+//! The generic resource flow every ARM resource type shares: scope checks, preconditions,
+//! PUT/GET/PATCH/DELETE/list, long-running operations and the response envelope.
+
+use axum::response::Response;
+use http::StatusCode;
+use privlink_store::{ListQuery, OperationRow, ResourceRow, Scope, Tx, WorkItem};
+use serde_json::{json, Map, Value};
+
+use crate::arm::json::{self, Obj};
+use crate::arm::{self, api_version, ArmError, ArmRequest, ArmResult, ResourceId};
+use crate::providers::resources::{locations, providers as registration};
+use crate::providers::{location, Lro, PutInput, Registry, ResourceType, Write};
+use crate::reconciler::{WORK_DELETE, WORK_PROVISION};
+use crate::state::AppState;
+
+/// Look up the type `id` addresses and check the api-version for it.
+pub fn resolve_type<'r>(
+    registry: &'r Registry,
+    req: &ArmRequest,
+    type_name: &str,
+) -> ArmResult<&'r std::sync::Arc<dyn ResourceType>> {
+    let namespace = type_name.split('/').next().unwrap_or("");
+    match registry.get(&type_name.to_ascii_lowercase()) {
+        Some(ty) => {
+            api_version::check(req.api_version(), ty.type_name(), ty.api_versions())?;
+            Ok(ty)
+        }
+        None => {
+            if req.api_version().is_none() {
+                return Err(ArmError::MissingApiVersion);
+            }
+            if registry.namespaces().iter().any(|ns| ns.eq_ignore_ascii_case(namespace)) {
+                Err(ArmError::InvalidResourceType {
+                    type_name: type_name.to_string(),
+                    version: req.api_version().unwrap_or("").to_string(),
+                })
+            } else {
+                Err(ArmError::InvalidResourceNamespace { namespace: namespace.to_string() })
+            }
+        }
+    }
+}
+
+/// The subscription, resource group and parent `id` lives in must exist.
+pub fn ensure_scope(tx: &mut dyn Tx, id: &ResourceId) -> ArmResult<()> {
+    let sub = ResourceId::subscription(&id.subscription);
+    if tx.get(&sub.key())?.is_none() {
+        return Err(ArmError::SubscriptionNotFound { subscription: id.subscription.clone() });
+    }
+    if let (Some(rg), true) = (&id.resource_group, id.provider.is_some()) {
+        if tx.get(&ResourceId::resource_group(&id.subscription, rg).key())?.is_none() {
+            return Err(ArmError::ResourceGroupNotFound { resource_group: rg.clone() });
+        }
+    }
+    if let Some(parent) = id.parent() {
+        if tx.get(&parent.key())?.is_none() {
+            return Err(ArmError::ParentResourceNotFound { parent: parent.name().to_string() });
+        }
+    }
+    Ok(())
+}
+
+/// A row in a non-terminal state blocks further writes, as in Azure.
+fn ensure_idle(tx: &mut dyn Tx, row: &ResourceRow, base_url: &str) -> ArmResult<()> {
+    let state =
+        crate::providers::properties(row).get("provisioningState").and_then(Value::as_str).unwrap_or("Succeeded");
+    if matches!(state, "Succeeded" | "Failed" | "Canceled") {
+        return Ok(());
+    }
+    let pending = tx
+        .work_all(10_000)?
+        .into_iter()
+        .find(|w| w.resource_key == row.key || row.key.starts_with(&format!("{}/", w.resource_key)));
+    let operation_url =
+        pending.map(|w| format!("{base_url}/privlink/operations/{}", w.operation_id)).unwrap_or_default();
+    Err(ArmError::AnotherOperationInProgress { id: row.id.clone(), operation_url })
+}
+
+/// The region a resource's operations are reported in: its own, or its root parent's.
+pub fn operation_location(tx: &mut dyn Tx, id: &ResourceId, own: Option<&str>) -> ArmResult<String> {
+    if let Some(loc) = own {
+        return Ok(loc.to_string());
+    }
+    let mut cursor = id.parent();
+    while let Some(p) = cursor {
+        if let Some(row) = tx.get(&p.key())? {
+            if let Some(loc) = location(&row) {
+                return Ok(loc.to_string());
+            }
+        }
+        cursor = p.parent();
+    }
+    if let Some(rg) = &id.resource_group {
+        if let Some(row) = tx.get(&ResourceId::resource_group(&id.subscription, rg).key())? {
+            if let Some(loc) = location(&row) {
+                return Ok(loc.to_string());
+            }
+        }
+    }
+    Ok("global".into())
+}
+
+/// Record an operation and the durable work that finishes it, in the caller's transaction.
+pub fn start_operation(
+    w: &mut Write<'_>,
+    reconciler: &crate::reconciler::Reconciler,
+    id: &ResourceId,
+    kind: &str,
+    payload: Value,
+) -> ArmResult<String> {
+    let operation_id = uuid::Uuid::new_v4().to_string();
+    w.tx.operation_put(&OperationRow {
+        id: operation_id.clone(),
+        subscription: id.subscription.to_ascii_lowercase(),
+        resource_key: id.key(),
+        kind: kind.into(),
+        status: "InProgress".into(),
+        error: None,
+        created_at: w.now,
+        updated_at: w.now,
+    })?;
+    w.tx.work_enqueue(&WorkItem {
+        id: uuid::Uuid::new_v4().to_string(),
+        kind: if kind == "delete" { WORK_DELETE } else { WORK_PROVISION }.into(),
+        resource_key: id.key(),
+        operation_id: operation_id.clone(),
+        payload,
+        not_before: reconciler.due_time(w.now),
+        attempts: 0,
+    })?;
+    Ok(operation_id)
+}
+
+/// Build the ARM representation of a stored row.
+pub fn render(tx: &mut dyn Tx, registry: &Registry, row: &ResourceRow) -> ArmResult<Value> {
+    let ty = registry.get(&row.type_key).ok_or(ArmError::Internal)?;
+    let id = ResourceId::parse(&row.id);
+    let name = id.as_ref().map(|i| i.name().to_string()).unwrap_or_default();
+    let mut out = Map::new();
+    out.insert("id".into(), json!(row.id));
+    out.insert("name".into(), json!(name));
+    out.insert("type".into(), json!(ty.type_name()));
+    if ty.etag() {
+        out.insert("etag".into(), json!(row.etag));
+    }
+    if ty.tracked() {
+        if let Some(loc) = row.body.get("location") {
+            out.insert("location".into(), loc.clone());
+        }
+        out.insert("tags".into(), row.body.get("tags").cloned().unwrap_or_else(|| json!({})));
+    }
+    let mut props = crate::providers::properties(row).clone();
+    ty.render_properties(tx, row, &mut props)?;
+    out.insert("properties".into(), Value::Object(props));
+    if ty.system_data() {
+        out.insert("systemData".into(), system_data(row));
+    }
+    Ok(Value::Object(out))
+}
+
+fn rfc3339(millis: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_default()
+}
+
+pub fn system_data(row: &ResourceRow) -> Value {
+    let by = row.body.get("systemData").cloned().unwrap_or(Value::Null);
+    json!({
+        "createdBy": by.get("createdBy").cloned().unwrap_or(json!("privlink")),
+        "createdByType": by.get("createdByType").cloned().unwrap_or(json!("Application")),
+        "createdAt": rfc3339(row.created_at),
+        "lastModifiedBy": by.get("lastModifiedBy").cloned().unwrap_or(json!("privlink")),
+        "lastModifiedByType": by.get("lastModifiedByType").cloned().unwrap_or(json!("Application")),
+        "lastModifiedAt": rfc3339(row.updated_at),
+    })
+}
+
+fn etag_header(ty: &dyn ResourceType, row: &ResourceRow) -> Vec<(&'static str, String)> {
+    if ty.etag() {
+        vec![("etag", row.etag.clone())]
+    } else {
+        vec![]
+    }
+}
+
+/// Validate the name of every level of `id` against its type's rule.
+fn check_names(registry: &Registry, id: &ResourceId) -> ArmResult<()> {
+    let mut cursor = Some(id.clone());
+    while let Some(level) = cursor {
+        if let Some(ty) = registry.get(&level.type_key()) {
+            ty.name_rule().check(level.name(), ty.type_name())?;
+        }
+        cursor = level.parent();
+    }
+    Ok(())
+}
+
+/// PUT: create or replace.
+pub async fn put(state: &AppState, req: &ArmRequest, id: ResourceId) -> ArmResult<Response> {
+    let ty = resolve_type(&state.registry, req, &id.type_name())?.clone();
+    let id = id.with_canonical_type(ty.type_name());
+    check_names(&state.registry, &id)?;
+    let body = req.body_object()?;
+    let lro = ty.put_style() == Lro::Async;
+    let (req2, reconciler) = (req.clone(), state.reconciler.clone());
+    let api_version = req.api_version().unwrap_or_default().to_string();
+    let (created, row, rendered, operation) = state
+        .write(lro, move |w| {
+            ensure_scope(w.tx, &id)?;
+            registration::ensure_registered(w.tx, &id)?;
+            let key = id.key();
+            let existing = w.get(&key)?;
+            arm::check_preconditions(req2.if_match.as_deref(), req2.if_none_match.as_deref(), existing.as_ref().map(|r| r.etag.as_str()))?;
+            if let Some(row) = &existing {
+                ensure_idle(w.tx, row, &req2.base_url)?;
+            }
+            if let Some(parent) = id.parent() {
+                if let Some(parent_row) = w.get(&parent.key())? {
+                    ensure_idle(w.tx, &parent_row, &req2.base_url)?;
+                }
+            }
+            let obj = Obj::new(&body, "");
+            let mut stored = Map::new();
+            let location = if ty.tracked() {
+                let loc = locations::validate(obj, ty.type_name())?;
+                if let Some(old) = existing.as_ref().and_then(|e| location(e).map(str::to_string)) {
+                    if !locations::same(&old, &loc) {
+                        return Err(ArmError::Conflict {
+                            code: "InvalidResourceLocation",
+                            message: format!("The resource '{}' already exists in location '{old}' in resource group '{}'. A resource with the same name cannot be created in location '{loc}'. Please select a new resource name.", id.name(), id.resource_group.as_deref().unwrap_or("")),
+                        });
+                    }
+                }
+                stored.insert("location".into(), json!(loc));
+                if let Some(tags) = json::tags(obj)? {
+                    stored.insert("tags".into(), Value::Object(tags));
+                }
+                Some(loc)
+            } else {
+                None
+            };
+            if let Some(props) = obj.get("properties") {
+                if !props.is_object() {
+                    return Err(ArmError::wrong_type("properties", "an object"));
+                }
+            }
+            let input = PutInput { id: &id, existing: existing.as_ref(), body: obj, location: location.as_deref() };
+            let properties = ty.put(w, &input)?;
+            stored.insert("properties".into(), Value::Object(properties));
+            let row = w.save(&id, existing.as_ref(), stored)?;
+            let operation = if lro {
+                let keys = std::mem::take(&mut w.provisioning);
+                Some(start_operation(w, &reconciler, &id, "put", json!({ "keys": keys }))?)
+            } else {
+                None
+            };
+            let rendered = render(w.tx, w.registry, &row)?;
+            let op_location = match &operation {
+                Some(_) => Some(operation_location(w.tx, &id, location.as_deref())?),
+                None => None,
+            };
+            Ok((existing.is_none(), row, rendered, operation.zip(op_location)))
+        })
+        .await?;
+    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    let mut headers = etag_header(&**state.registry.get(&row.type_key).ok_or(ArmError::Internal)?, &row);
+    if let Some((op, loc)) = operation {
+        let namespace = row_namespace(&row);
+        let urls = arm::operation_urls(&req.base_url, &subscription_of(&row), &namespace, &loc, &op, &api_version);
+        headers.push(("azure-asyncoperation", urls.async_operation));
+        headers.push(("retry-after", "1".into()));
+        headers.push(("x-ms-request-id", op));
+    }
+    Ok(arm::json_response(status, &rendered, &headers))
+}
+
+fn row_namespace(row: &ResourceRow) -> String {
+    ResourceId::parse(&row.id)
+        .and_then(|id| id.provider.map(|p| p.namespace))
+        .unwrap_or_else(|| "Microsoft.Resources".into())
+}
+
+fn subscription_of(row: &ResourceRow) -> String {
+    ResourceId::parse(&row.id).map(|id| id.subscription).unwrap_or_else(|| row.subscription.clone())
+}
+
+/// GET one resource.
+pub async fn get(state: &AppState, req: &ArmRequest, id: ResourceId) -> ArmResult<Response> {
+    let ty = resolve_type(&state.registry, req, &id.type_name())?.clone();
+    let registry = state.registry.clone();
+    let (row, body) = state
+        .read(move |tx| {
+            ensure_scope(tx, &id)?;
+            let row = tx.get(&id.key())?.ok_or_else(|| not_found(&id, ty.type_name()))?;
+            let body = render(tx, &registry, &row)?;
+            Ok((row, body))
+        })
+        .await?;
+    let ty = state.registry.get(&row.type_key).ok_or(ArmError::Internal)?;
+    Ok(arm::json_response(StatusCode::OK, &body, &etag_header(&**ty, &row)))
+}
+
+pub fn not_found(id: &ResourceId, type_name: &str) -> ArmError {
+    if id.provider.is_none() && id.resource_group.is_some() {
+        return ArmError::ResourceGroupNotFound { resource_group: id.name().to_string() };
+    }
+    let levels: Vec<String> =
+        id.provider.as_ref().map(|p| p.pairs.iter().map(|(_, n)| n.clone()).collect()).unwrap_or_default();
+    ArmError::ResourceNotFound {
+        type_name: type_name.to_string(),
+        name: levels.join("/"),
+        resource_group: id.resource_group.clone(),
+    }
+}
+
+/// PATCH: tags only (Network's UpdateTags and ARM's resource-group PATCH).
+pub async fn patch(state: &AppState, req: &ArmRequest, id: ResourceId) -> ArmResult<Response> {
+    let ty = resolve_type(&state.registry, req, &id.type_name())?.clone();
+    let body = req.body_object()?;
+    let req2 = req.clone();
+    let (row, rendered) = state
+        .write(false, move |w| {
+            ensure_scope(w.tx, &id)?;
+            let existing = w.get(&id.key())?.ok_or_else(|| not_found(&id, ty.type_name()))?;
+            arm::check_preconditions(req2.if_match.as_deref(), req2.if_none_match.as_deref(), Some(&existing.etag))?;
+            ensure_idle(w.tx, &existing, &req2.base_url)?;
+            let obj = Obj::new(&body, "");
+            let mut row = existing.clone();
+            if let Some(tags) = json::tags(obj)? {
+                if !ty.tracked() {
+                    return Err(ArmError::invalid(
+                        "InvalidRequestContent",
+                        format!("Resources of type {} have no tags.", ty.type_name()),
+                    ));
+                }
+                if let Value::Object(b) = &mut row.body {
+                    b.insert("tags".into(), Value::Object(tags));
+                }
+            }
+            row.etag = arm::new_etag();
+            row.updated_at = w.now;
+            w.tx.put(&row)?;
+            let rendered = render(w.tx, w.registry, &row)?;
+            Ok((row, rendered))
+        })
+        .await?;
+    let ty = state.registry.get(&row.type_key).ok_or(ArmError::Internal)?;
+    Ok(arm::json_response(StatusCode::OK, &rendered, &etag_header(&**ty, &row)))
+}
+
+/// DELETE: 202 and an operation for asynchronous types, 200 for synchronous ones, 204 when
+/// there was nothing to delete.
+pub async fn delete(state: &AppState, req: &ArmRequest, id: ResourceId) -> ArmResult<Response> {
+    let ty = resolve_type(&state.registry, req, &id.type_name())?.clone();
+    let lro = ty.delete_style() == Lro::Async;
+    let (req2, reconciler) = (req.clone(), state.reconciler.clone());
+    let outcome = state
+        .write(lro, move |w| {
+            ensure_scope(w.tx, &id).or_else(|e| match e {
+                // The parent is gone, so this resource is too.
+                ArmError::ParentResourceNotFound { .. } => Ok(()),
+                other => Err(other),
+            })?;
+            let Some(row) = w.get(&id.key())? else {
+                arm::check_preconditions(req2.if_match.as_deref(), None, None)?;
+                return Ok(None);
+            };
+            arm::check_preconditions(req2.if_match.as_deref(), None, Some(&row.etag))?;
+            let state =
+                crate::providers::properties(&row).get("provisioningState").and_then(Value::as_str).map(str::to_string);
+            if state.as_deref() == Some("Deleting") {
+                // Already being deleted: hand out the same operation.
+                let pending =
+                    w.tx.work_all(100_000)?.into_iter().find(|i| i.resource_key == row.key && i.kind == WORK_DELETE);
+                if let Some(item) = pending {
+                    let loc = operation_location(w.tx, &id, location(&row))?;
+                    return Ok(Some((row, Some((item.operation_id, loc)))));
+                }
+            }
+            ensure_idle(w.tx, &row, &req2.base_url)?;
+            check_tree_deletable(w, &row)?;
+            if !lro {
+                w.remove_tree(&row.key)?;
+                return Ok(Some((row, None)));
+            }
+            let mut marked = row.clone();
+            if let Some(Value::Object(props)) = marked.body.get_mut("properties") {
+                props.insert("provisioningState".into(), json!("Deleting"));
+            }
+            w.tx.put(&marked)?;
+            let op = start_operation(w, &reconciler, &id, "delete", json!({}))?;
+            let loc = operation_location(w.tx, &id, location(&row))?;
+            Ok(Some((row, Some((op, loc)))))
+        })
+        .await?;
+    match outcome {
+        None => Ok(arm::empty_response(StatusCode::NO_CONTENT, &[])),
+        Some((_, None)) => Ok(arm::empty_response(StatusCode::OK, &[])),
+        Some((row, Some((op, loc)))) => {
+            let urls = arm::operation_urls(
+                &req.base_url,
+                &subscription_of(&row),
+                &row_namespace(&row),
+                &loc,
+                &op,
+                req.api_version().unwrap_or_default(),
+            );
+            Ok(arm::empty_response(
+                StatusCode::ACCEPTED,
+                &[
+                    ("location", urls.location),
+                    ("azure-asyncoperation", urls.async_operation),
+                    ("retry-after", "1".into()),
+                    ("x-ms-request-id", op),
+                ],
+            ))
+        }
+    }
+}
+
+/// Every resource in the tree must agree to be deleted.
+fn check_tree_deletable(w: &mut Write<'_>, root: &ResourceRow) -> ArmResult<()> {
+    let mut rows = w.tx.list_prefix(&format!("{}/", root.key))?;
+    rows.push(root.clone());
+    for row in &rows {
+        if let Some(ty) = w.registry.get(&row.type_key).cloned() {
+            ty.check_delete(w, row, &root.key)?;
+        }
+    }
+    Ok(())
+}
+
+/// GET a collection, one page at a time.
+pub async fn list(state: &AppState, req: &ArmRequest, scope: ResourceId, type_name: String) -> ArmResult<Response> {
+    let ty = resolve_type(&state.registry, req, &type_name)?.clone();
+    let limit = arm::page_size(req, state.settings.limits.page_size)?;
+    let after = match req.query.get("$skiptoken") {
+        Some(token) => Some(arm::decode_skip_token(token)?),
+        None => None,
+    };
+    let registry = state.registry.clone();
+    let type_key = ty.type_name().to_ascii_lowercase();
+    let (items, last) = state
+        .read(move |tx| {
+            ensure_scope(tx, &scope)?;
+            let parent_key;
+            let sub = scope.subscription.to_ascii_lowercase();
+            let rg = scope.resource_group.as_deref().map(str::to_ascii_lowercase);
+            let list_scope = if scope.provider.is_some() {
+                parent_key = scope.key();
+                if tx.get(&parent_key)?.is_none() {
+                    return Err(not_found(&scope, &scope.type_name()));
+                }
+                Scope::Children { parent_key: &parent_key }
+            } else if let Some(rg) = &rg {
+                if tx.get(&ResourceId::resource_group(&scope.subscription, rg).key())?.is_none() {
+                    return Err(ArmError::ResourceGroupNotFound {
+                        resource_group: scope.resource_group.clone().unwrap_or_default(),
+                    });
+                }
+                Scope::ResourceGroup { subscription: &sub, resource_group: rg }
+            } else {
+                Scope::Subscription { subscription: &sub }
+            };
+            let rows = tx.list(&ListQuery {
+                scope: list_scope,
+                type_key: Some(&type_key),
+                after: after.as_deref(),
+                limit: limit + 1,
+            })?;
+            let more = rows.len() > limit;
+            let mut items = Vec::with_capacity(rows.len().min(limit));
+            let mut last = None;
+            for row in rows.iter().take(limit) {
+                items.push(render(tx, &registry, row)?);
+                last = Some(row.key.clone());
+            }
+            Ok((items, if more { last } else { None }))
+        })
+        .await?;
+    let mut body = json!({ "value": items });
+    if let Some(last) = last {
+        body["nextLink"] = json!(arm::next_link(req, &last));
+    }
+    Ok(arm::json_response(StatusCode::OK, &body, &[]))
+}

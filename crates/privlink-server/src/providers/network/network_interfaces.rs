@@ -1,0 +1,282 @@
+//! Microsoft.Network/networkInterfaces: IP configurations on subnets, with addresses from the
+//! subnet's IPAM pool (dynamic: the lowest free address; static: exactly the one asked for).
+//!
+//! An address is owned by `{nic key}/ipconfigurations/{name}` and stays the same for as long as
+//! that IP configuration exists on the same subnet; it is released when the configuration or the
+//! NIC goes.
+
+use std::collections::HashSet;
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+use privlink_store::{Claim, ResourceRow};
+use serde_json::{json, Map, Value};
+
+use super::address::{ip_to_offset, offset_to_ip, pool_key, pool_prefix};
+use super::{subnets, virtual_networks};
+use crate::arm::api_version::NETWORK;
+use crate::arm::json::Obj;
+use crate::arm::{ArmError, ArmResult, ResourceId};
+use crate::providers::{location, properties, referenced, PutInput, ResourceType, Write};
+
+pub const TYPE: &str = "Microsoft.Network/networkInterfaces";
+
+pub struct NetworkInterfaces;
+
+/// The IP configuration name as written, from its lower-cased owner suffix.
+pub fn config_name(nic: &ResourceRow, lower: &str) -> Option<String> {
+    properties(nic)
+        .get("ipConfigurations")
+        .and_then(Value::as_array)?
+        .iter()
+        .filter_map(|c| c.get("name").and_then(Value::as_str))
+        .find(|n| n.eq_ignore_ascii_case(lower))
+        .map(str::to_string)
+}
+
+pub fn owner_key(nic_key: &str, config: &str) -> String {
+    format!("{nic_key}/ipconfigurations/{}", config.to_ascii_lowercase())
+}
+
+impl ResourceType for NetworkInterfaces {
+    fn type_name(&self) -> &'static str {
+        TYPE
+    }
+    fn api_versions(&self) -> &'static [&'static str] {
+        NETWORK
+    }
+    fn tracked(&self) -> bool {
+        true
+    }
+
+    fn put(&self, w: &mut Write<'_>, input: &PutInput<'_>) -> ArmResult<Map<String, Value>> {
+        let id = input.id;
+        let nic_key = id.key();
+        let body_props = input.body.obj("properties")?.cloned().unwrap_or_default();
+        let body = Obj::new(&body_props, "properties");
+        let configs = body.objects("ipConfigurations")?;
+        if configs.is_empty() {
+            return Err(ArmError::invalid(
+                "NetworkInterfaceMustHaveAtLeastOneIpConfiguration",
+                format!("Network interface {id} must have at least one IP configuration."),
+            ));
+        }
+        let mut props = Map::new();
+        let mut names = HashSet::new();
+        let mut vnet_key: Option<String> = None;
+        let mut out_configs = Vec::new();
+        let primaries = configs
+            .iter()
+            .filter(|(_, c)| c.get("properties").and_then(|p| p.get("primary")).and_then(Value::as_bool) == Some(true))
+            .count();
+        if primaries > 1 {
+            return Err(ArmError::invalid(
+                "MultiplePrimaryIpConfigurations",
+                format!("Network interface {id} has more than one primary IP configuration."),
+            ));
+        }
+        for (index, (path, item)) in configs.iter().enumerate() {
+            let c = Obj::new(item, path);
+            let name = c.str("name")?.ok_or_else(|| {
+                ArmError::invalid_at(
+                    "InvalidRequestFormat",
+                    path,
+                    format!("Cannot parse the request: {path}.name is required."),
+                )
+            })?;
+            crate::arm::names::NameRule::Network.check(name, "Microsoft.Network/networkInterfaces/ipConfigurations")?;
+            if !names.insert(name.to_ascii_lowercase()) {
+                return Err(ArmError::invalid(
+                    "DuplicateResourceName",
+                    format!("IP configuration name {name} appears more than once in {id}."),
+                ));
+            }
+            let cp_map = c.obj("properties")?.cloned().unwrap_or_default();
+            let cp = Obj::new(&cp_map, path);
+            let subnet_text = cp.reference("subnet")?.ok_or_else(|| {
+                ArmError::invalid(
+                    "IpConfigurationSubnetMissing",
+                    format!("IP configuration {name} of {id} needs properties.subnet.id."),
+                )
+            })?;
+            let (subnet_id, subnet) = referenced(w, subnet_text, subnets::TYPE, id)?;
+            let vnet = w.get(&subnet.parent_key)?.ok_or(ArmError::Internal)?;
+            if location(&vnet) != input.location {
+                return Err(ArmError::invalid(
+                    "InvalidResourceReference",
+                    format!("Resource {subnet_id} referenced by resource {id} was not found. Please make sure that the referenced resource exists, and that both resources are in the same region."),
+                ));
+            }
+            match &vnet_key {
+                Some(k) if *k != vnet.key => {
+                    return Err(ArmError::invalid(
+                        "IpConfigurationsOnSameNicCannotUseDifferentVnets",
+                        format!(
+                            "IP configurations of {id} refer to subnets of different virtual networks ({} and {}).",
+                            k,
+                            virtual_networks::name_of(&vnet)
+                        ),
+                    ));
+                }
+                _ => vnet_key = Some(vnet.key.clone()),
+            }
+            let version = cp.one_of("privateIPAddressVersion", &["IPv4", "IPv6"])?.unwrap_or("IPv4");
+            let method = cp.one_of("privateIPAllocationMethod", &["Dynamic", "Static"])?.unwrap_or("Dynamic");
+            let requested_ip = match cp.str("privateIPAddress")? {
+                Some(text) => Some(text.parse::<IpAddr>().map_err(|_| {
+                    ArmError::invalid(
+                        "InvalidPrivateIPAddressFormat",
+                        format!("Private IP address '{text}' of IP configuration {name} is not a valid IP address."),
+                    )
+                })?),
+                None => None,
+            };
+            if method == "Static" && requested_ip.is_none() {
+                return Err(ArmError::invalid("PrivateIPAddressRequired", format!("IP configuration {name} of {id} uses Static allocation and must set properties.privateIPAddress.")));
+            }
+            let prefix = subnets::prefixes_of(&subnet)?
+                .into_iter()
+                .find(|p| matches!((p, version), (IpNet::V4(_), "IPv4") | (IpNet::V6(_), "IPv6")))
+                .ok_or_else(|| {
+                    ArmError::invalid(
+                        "SubnetDoesNotSupportIpVersion",
+                        format!("Subnet {subnet_id} has no {version} prefix for IP configuration {name}."),
+                    )
+                })?;
+            let owner = owner_key(&nic_key, name);
+            let address = allocate(w, &subnet_id, &subnet.key, &prefix, &owner, method, requested_ip, name)?;
+            let primary = cp.bool("primary")?.unwrap_or(primaries == 0 && index == 0);
+            out_configs.push(json!({
+                "name": name,
+                "properties": {
+                    "privateIPAddress": address.to_string(),
+                    "privateIPAllocationMethod": method,
+                    "privateIPAddressVersion": version,
+                    "subnet": { "id": subnet_id.to_string() },
+                    "primary": primary,
+                }
+            }));
+        }
+        // Configurations dropped by this PUT give their addresses back.
+        if let Some(existing) = input.existing {
+            for old in properties(existing).get("ipConfigurations").and_then(Value::as_array).into_iter().flatten() {
+                if let Some(old_name) = old.get("name").and_then(Value::as_str) {
+                    if !names.contains(&old_name.to_ascii_lowercase()) {
+                        w.tx.ip_release_owner(&owner_key(&nic_key, old_name))?;
+                    }
+                }
+            }
+        }
+        props.insert("ipConfigurations".into(), Value::Array(out_configs));
+        if let Some(nsg) = body.reference("networkSecurityGroup")? {
+            let (nsg_id, _) = referenced(w, nsg, super::network_security_groups::TYPE, id)?;
+            props.insert("networkSecurityGroup".into(), json!({ "id": nsg_id.to_string() }));
+        }
+        if let Some(dns) = body.obj("dnsSettings")? {
+            let servers = Obj::new(dns, "properties.dnsSettings").strings("dnsServers")?.unwrap_or_default();
+            if let Some(bad) = servers.iter().find(|s| s.parse::<IpAddr>().is_err()) {
+                return Err(ArmError::invalid(
+                    "InvalidDnsServerAddress",
+                    format!("DNS server address '{bad}' of {id} is not a valid IP address."),
+                ));
+            }
+            props.insert("dnsSettings".into(), json!({ "dnsServers": servers, "appliedDnsServers": servers }));
+        }
+        props.insert(
+            "enableAcceleratedNetworking".into(),
+            json!(body.bool("enableAcceleratedNetworking")?.unwrap_or(false)),
+        );
+        props.insert("enableIPForwarding".into(), json!(body.bool("enableIPForwarding")?.unwrap_or(false)));
+        props.insert("nicType".into(), json!("Standard"));
+        let guid = input
+            .existing
+            .and_then(|e| properties(e).get("resourceGuid").cloned())
+            .unwrap_or_else(|| json!(uuid::Uuid::new_v4().to_string()));
+        props.insert("resourceGuid".into(), guid);
+        Ok(props)
+    }
+
+    fn render_properties(
+        &self,
+        _tx: &mut dyn privlink_store::Tx,
+        row: &ResourceRow,
+        props: &mut Map<String, Value>,
+    ) -> ArmResult<()> {
+        let state = props.get("provisioningState").cloned().unwrap_or(json!("Succeeded"));
+        if let Some(Value::Array(configs)) = props.get_mut("ipConfigurations") {
+            for config in configs.iter_mut() {
+                let name = config.get("name").and_then(Value::as_str).unwrap_or_default().to_string();
+                if let Value::Object(c) = config {
+                    c.insert("id".into(), json!(format!("{}/ipConfigurations/{name}", row.id)));
+                    c.insert("type".into(), json!("Microsoft.Network/networkInterfaces/ipConfigurations"));
+                    c.insert("etag".into(), json!(row.etag));
+                    if let Some(Value::Object(p)) = c.get_mut("properties") {
+                        p.insert("provisioningState".into(), state.clone());
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Give `owner` an address in `prefix` of the subnet: keep the one it has when it still fits
+/// the request, otherwise release it and take a new one.
+#[allow(clippy::too_many_arguments)]
+fn allocate(
+    w: &mut Write<'_>,
+    subnet_id: &ResourceId,
+    subnet_key: &str,
+    prefix: &IpNet,
+    owner: &str,
+    method: &str,
+    requested: Option<IpAddr>,
+    config: &str,
+) -> ArmResult<IpAddr> {
+    let pool = pool_key(subnet_key, prefix);
+    let held = w.tx.ip_owned(owner)?;
+    let current = held.iter().find(|(p, _)| *p == pool).and_then(|(_, o)| offset_to_ip(prefix, *o));
+    match (method, requested) {
+        ("Static", Some(ip)) => {
+            if current == Some(ip) {
+                return Ok(ip);
+            }
+            let offset = ip_to_offset(prefix, ip).ok_or_else(|| {
+                ArmError::invalid("PrivateIPAddressNotInSubnet", format!("IP configuration {config} is in subnet {subnet_id} which has address prefix {prefix}. The private IP address {ip} is not within that range."))
+            })?;
+            w.tx.ip_release_owner(owner)?;
+            match w.tx.ip_claim(&pool, offset, owner)? {
+                Claim::Claimed => Ok(ip),
+                Claim::Taken { owner: holder } => Err(ArmError::invalid(
+                    "PrivateIPAddressInUse",
+                    format!("IP configuration {config} cannot use private IP address {ip} because the address is already in use by {holder}."),
+                )),
+                Claim::Unavailable => Err(ArmError::invalid(
+                    "PrivateIPAddressInReservedRange",
+                    format!("Private IP address {ip} of IP configuration {config} is in the reserved range of subnet {subnet_id}: Azure reserves the first four addresses and the last address of every subnet."),
+                )),
+            }
+        }
+        _ => {
+            if let Some(ip) = current {
+                return Ok(ip);
+            }
+            for (other_pool, _) in &held {
+                if pool_prefix(other_pool).is_some() {
+                    w.tx.ip_release_owner(owner)?;
+                    break;
+                }
+            }
+            let offset = w.tx.ip_allocate(&pool, owner)?.ok_or_else(|| {
+                ArmError::invalid(
+                    "SubnetIsFull",
+                    format!(
+                        "Subnet {} with address prefix {prefix} does not have enough capacity for 1 IP addresses.",
+                        subnet_id.name()
+                    ),
+                )
+            })?;
+            offset_to_ip(prefix, offset).ok_or(ArmError::Internal)
+        }
+    }
+}

@@ -1,0 +1,329 @@
+//! Request dispatch: every ARM path goes through [`arm_fallback`], which parses the path
+//! case-insensitively and hands it to the engine, a Microsoft.Resources handler or the
+//! operation endpoints. Non-ARM paths (`/metadata`, `/privlink/...`) are ordinary routes.
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use http::{Method, Request, StatusCode};
+use serde_json::json;
+
+use crate::arm::{self, api_version, ArmError, ArmPath, ArmRequest, ArmResult, ResourceId};
+use crate::providers::resources::{locations, providers as registration, subscriptions};
+use crate::state::AppState;
+use crate::{admin, engine, operations};
+
+pub fn build(state: AppState) -> Router {
+    Router::new()
+        .route("/metadata/endpoints", get(metadata_endpoints))
+        .route("/privlink/info", get(admin::info))
+        .route("/privlink/reconciler/step", post(admin::step))
+        .route("/privlink/reconciler/pending", get(admin::pending))
+        .fallback(arm_fallback)
+        .layer(axum::middleware::from_fn(arm::standard_headers))
+        .with_state(state)
+}
+
+/// Upper bound on a request body: ARM's own limit is far lower for these resources.
+const MAX_BODY: usize = 8 * 1024 * 1024;
+
+async fn arm_fallback(State(state): State<AppState>, request: Request<Body>) -> Response {
+    let (parts, body) = request.into_parts();
+    let body = match axum::body::to_bytes(body, MAX_BODY).await {
+        Ok(b) => b,
+        Err(_) => {
+            return ArmError::InvalidRequestContent {
+                message: "The request body is too large or could not be read.".into(),
+            }
+            .into_response()
+        }
+    };
+    let host = parts
+        .headers
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_string)
+        .or_else(|| parts.uri.authority().map(|a| a.to_string()))
+        .unwrap_or_else(|| "127.0.0.1".into());
+    let scheme = if state.defaults.insecure_http { "http" } else { "https" };
+    let raw_path = parts.uri.path().to_string();
+    let path = match ArmPath::parse(&raw_path) {
+        Ok(p) => p,
+        Err(e) => return e.into_response(),
+    };
+    let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let req = ArmRequest {
+        method: parts.method.clone(),
+        path,
+        raw_path,
+        query: arm::parse_query(parts.uri.query()),
+        if_match: header("if-match"),
+        if_none_match: header("if-none-match"),
+        base_url: format!("{scheme}://{host}"),
+        body,
+    };
+    let started = std::time::Instant::now();
+    let response = match dispatch(&state, &req).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    };
+    tracing::debug!(method = %req.method, path = %req.raw_path, status = response.status().as_u16(), micros = started.elapsed().as_micros() as u64, "arm request");
+    response
+}
+
+async fn dispatch(state: &AppState, req: &ArmRequest) -> ArmResult<Response> {
+    let m = &req.method;
+    match &req.path {
+        ArmPath::Subscriptions if m == Method::GET => {
+            api_version::check(req.api_version(), "Microsoft.Resources/subscriptions", api_version::RESOURCES)?;
+            list_tenant_level(state, req, subscriptions::SUBSCRIPTION_TYPE_KEY, subscriptions::render_subscription)
+                .await
+        }
+        ArmPath::Tenants if m == Method::GET => {
+            api_version::check(req.api_version(), "Microsoft.Resources/tenants", api_version::RESOURCES)?;
+            list_tenant_level(state, req, subscriptions::TENANT_TYPE_KEY, subscriptions::render_tenant).await
+        }
+        ArmPath::TenantProviders if m == Method::GET => {
+            api_version::check(req.api_version(), "Microsoft.Resources/providers", api_version::RESOURCES)?;
+            let value: Vec<_> = state
+                .registry
+                .namespaces()
+                .into_iter()
+                .map(|ns| registration::render(&state.registry, None, ns, None))
+                .collect();
+            Ok(arm::json_response(StatusCode::OK, &json!({ "value": value }), &[]))
+        }
+        ArmPath::Providers { subscription, namespace } if m == Method::GET => {
+            api_version::check(req.api_version(), "Microsoft.Resources/providers", api_version::RESOURCES)?;
+            providers_get(state, subscription, namespace.as_deref()).await
+        }
+        ArmPath::ProviderAction { subscription, namespace, action } if m == Method::POST => {
+            api_version::check(req.api_version(), "Microsoft.Resources/providers", api_version::RESOURCES)?;
+            provider_register(state, subscription, namespace, action == "register").await
+        }
+        ArmPath::Resource(id) if id.provider.is_none() && id.resource_group.is_none() => {
+            if m != Method::GET {
+                return Err(ArmError::MethodNotAllowed { method: m.to_string() });
+            }
+            api_version::check(req.api_version(), "Microsoft.Resources/subscriptions", api_version::RESOURCES)?;
+            let key = id.key();
+            let sub = id.subscription.clone();
+            let row = state.read(move |tx| Ok(tx.get(&key)?)).await?;
+            let row = row.ok_or(ArmError::SubscriptionNotFound { subscription: sub })?;
+            Ok(arm::json_response(StatusCode::OK, &subscriptions::render_subscription(&row), &[]))
+        }
+        ArmPath::Resource(id) => {
+            if let Some(kind) = operations::kind(id) {
+                api_version_for_namespace(state, req, id)?;
+                if m != Method::GET {
+                    return Err(ArmError::MethodNotAllowed { method: m.to_string() });
+                }
+                return match kind {
+                    "status" => operations::status(state, req, id).await,
+                    _ => operations::result(state, req, id).await,
+                };
+            }
+            let id = id.clone();
+            match *m {
+                Method::PUT => engine::put(state, req, id).await,
+                Method::GET => engine::get(state, req, id).await,
+                Method::HEAD => {
+                    let r = engine::get(state, req, id).await;
+                    Ok(match r {
+                        Ok(_) => arm::empty_response(StatusCode::NO_CONTENT, &[]),
+                        Err(ArmError::ResourceGroupNotFound { .. }) | Err(ArmError::ResourceNotFound { .. }) => {
+                            arm::empty_response(StatusCode::NOT_FOUND, &[])
+                        }
+                        Err(e) => return Err(e),
+                    })
+                }
+                Method::PATCH => engine::patch(state, req, id).await,
+                Method::DELETE => engine::delete(state, req, id).await,
+                _ => Err(ArmError::MethodNotAllowed { method: m.to_string() }),
+            }
+        }
+        ArmPath::Collection { scope, namespace, types } => {
+            if m != Method::GET {
+                return Err(ArmError::MethodNotAllowed { method: m.to_string() });
+            }
+            match (namespace, types.as_slice()) {
+                (None, [t]) if t.eq_ignore_ascii_case("resourceGroups") => {
+                    engine::list(state, req, scope.clone(), crate::arm::id::RESOURCE_GROUP_TYPE.into()).await
+                }
+                (None, [t]) if t.eq_ignore_ascii_case("locations") && scope.resource_group.is_none() => {
+                    api_version::check(req.api_version(), "Microsoft.Resources/locations", api_version::RESOURCES)?;
+                    Ok(arm::json_response(
+                        StatusCode::OK,
+                        &json!({ "value": locations::render(&scope.subscription) }),
+                        &[],
+                    ))
+                }
+                (Some(ns), _) => {
+                    let type_name = format!("{ns}/{}", types.join("/"));
+                    let list_scope = match &scope.provider {
+                        Some(_) => scope.clone().with_canonical_type(&parent_type(state, &type_name)),
+                        None => scope.clone(),
+                    };
+                    engine::list(state, req, list_scope, type_name).await
+                }
+                _ => Err(ArmError::InvalidRequestContent {
+                    message: format!("The request path '{}' is not a valid resource address.", req.raw_path),
+                }),
+            }
+        }
+        _ => Err(ArmError::MethodNotAllowed { method: m.to_string() }),
+    }
+}
+
+/// The canonical type of a collection's parent (`.../virtualNetworks` for `.../subnets`).
+fn parent_type(state: &AppState, type_name: &str) -> String {
+    let parent = type_name.rsplit_once('/').map(|(p, _)| p).unwrap_or(type_name);
+    state
+        .registry
+        .get(&parent.to_ascii_lowercase())
+        .map(|t| t.type_name().to_string())
+        .unwrap_or_else(|| parent.to_string())
+}
+
+fn api_version_for_namespace(state: &AppState, req: &ArmRequest, id: &ResourceId) -> ArmResult<()> {
+    let ns = id.provider.as_ref().map(|p| p.namespace.clone()).unwrap_or_default();
+    let versions = state.registry.types_in(&ns).first().map(|t| t.api_versions()).unwrap_or(api_version::RESOURCES);
+    api_version::check(req.api_version(), &format!("{ns}/locations/operations"), versions)
+}
+
+async fn list_tenant_level(
+    state: &AppState,
+    req: &ArmRequest,
+    type_key: &'static str,
+    render: fn(&privlink_store::ResourceRow) -> serde_json::Value,
+) -> ArmResult<Response> {
+    let limit = arm::page_size(req, state.settings.limits.page_size)?;
+    let after = match req.query.get("$skiptoken") {
+        Some(t) => Some(arm::decode_skip_token(t)?),
+        None => None,
+    };
+    let (rows, more) = state
+        .read(move |tx| {
+            let rows = tx.list(&privlink_store::ListQuery {
+                scope: privlink_store::Scope::All,
+                type_key: Some(type_key),
+                after: after.as_deref(),
+                limit: limit + 1,
+            })?;
+            let more = rows.len() > limit;
+            Ok((rows.into_iter().take(limit).collect::<Vec<_>>(), more))
+        })
+        .await?;
+    let mut body = json!({ "value": rows.iter().map(render).collect::<Vec<_>>() });
+    if let (true, Some(last)) = (more, rows.last()) {
+        body["nextLink"] = json!(arm::next_link(req, &last.key));
+    }
+    Ok(arm::json_response(StatusCode::OK, &body, &[]))
+}
+
+async fn providers_get(state: &AppState, subscription: &str, namespace: Option<&str>) -> ArmResult<Response> {
+    let registry = state.registry.clone();
+    let sub = subscription.to_string();
+    let ns = namespace.map(str::to_string);
+    let body = state
+        .read(move |tx| {
+            if tx.get(&ResourceId::subscription(&sub).key())?.is_none() {
+                return Err(ArmError::SubscriptionNotFound { subscription: sub.clone() });
+            }
+            let namespaces: Vec<&str> = registry.namespaces();
+            match &ns {
+                Some(wanted) => {
+                    let canonical = namespaces
+                        .iter()
+                        .find(|n| n.eq_ignore_ascii_case(wanted))
+                        .ok_or_else(|| ArmError::InvalidResourceNamespace { namespace: wanted.clone() })?;
+                    let state = registration::state(tx, &sub, canonical)?;
+                    Ok(registration::render(&registry, Some(&sub), canonical, Some(&state)))
+                }
+                None => {
+                    let mut value = Vec::new();
+                    for n in namespaces {
+                        let state = registration::state(tx, &sub, n)?;
+                        value.push(registration::render(&registry, Some(&sub), n, Some(&state)));
+                    }
+                    Ok(json!({ "value": value }))
+                }
+            }
+        })
+        .await?;
+    Ok(arm::json_response(StatusCode::OK, &body, &[]))
+}
+
+async fn provider_register(
+    state: &AppState,
+    subscription: &str,
+    namespace: &str,
+    register: bool,
+) -> ArmResult<Response> {
+    let registry = state.registry.clone();
+    let sub = subscription.to_string();
+    let ns = namespace.to_string();
+    let body = state
+        .write(false, move |w| {
+            if w.tx.get(&ResourceId::subscription(&sub).key())?.is_none() {
+                return Err(ArmError::SubscriptionNotFound { subscription: sub.clone() });
+            }
+            let canonical = registry
+                .namespaces()
+                .into_iter()
+                .find(|n| n.eq_ignore_ascii_case(&ns))
+                .ok_or_else(|| ArmError::InvalidResourceNamespace { namespace: ns.clone() })?;
+            registration::set_state(w.tx, &sub, canonical, register, w.now)?;
+            Ok(registration::render(
+                &registry,
+                Some(&sub),
+                canonical,
+                Some(if register { "Registered" } else { "Unregistered" }),
+            ))
+        })
+        .await?;
+    Ok(arm::json_response(StatusCode::OK, &body, &[]))
+}
+
+/// `GET /metadata/endpoints`: what `az cloud register` discovers. Carries both the 2015 keys and
+/// the newer ones so either reader finds what it looks for.
+async fn metadata_endpoints(State(state): State<AppState>, request: Request<Body>) -> Response {
+    let query = arm::parse_query(request.uri().query());
+    if let Err(e) =
+        api_version::check(query.get("api-version").map(String::as_str), "metadata/endpoints", api_version::METADATA)
+    {
+        return e.into_response();
+    }
+    let host = request.headers().get(http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1");
+    let scheme = if state.defaults.insecure_http { "http" } else { "https" };
+    let base = format!("{scheme}://{host}");
+    let audiences =
+        json!(["https://management.core.windows.net/", "https://management.azure.com/", format!("{base}/")]);
+    let body = json!({
+        "galleryEndpoint": format!("{base}/"),
+        "graphEndpoint": format!("{base}/"),
+        "portalEndpoint": format!("{base}/"),
+        "authentication": { "loginEndpoint": base, "audiences": audiences, "tenant": "common", "identityProvider": "AAD" },
+        "name": "privlink",
+        "resourceManager": format!("{base}/"),
+        "portal": format!("{base}/"),
+        "graph": format!("{base}/"),
+        "graphAudience": format!("{base}/"),
+        "microsoftGraphResourceId": format!("{base}/"),
+        "media": format!("{base}/"),
+        "sqlManagement": format!("{base}/"),
+        "batch": format!("{base}/"),
+        "activeDirectoryDataLake": format!("{base}/"),
+        "suffixes": {
+            "storage": "core.windows.net",
+            "keyVaultDns": "vault.azure.net",
+            "sqlServerHostname": "database.windows.net",
+            "acrLoginServer": "azurecr.io",
+            "azureDataLakeStoreFileSystem": "azuredatalakestore.net",
+            "azureDataLakeAnalyticsCatalogAndJob": "azuredatalakeanalytics.net",
+        },
+    });
+    arm::json_response(StatusCode::OK, &body, &[])
+}
