@@ -60,8 +60,9 @@ pub fn ensure_scope(tx: &mut dyn Tx, id: &ResourceId) -> ArmResult<()> {
     Ok(())
 }
 
-/// A row in a non-terminal state blocks further writes, as in Azure.
-fn ensure_idle(tx: &mut dyn Tx, row: &ResourceRow, base_url: &str) -> ArmResult<()> {
+/// A row in a non-terminal state blocks further writes, as in Azure; the error names the
+/// operation to poll.
+fn ensure_idle(tx: &mut dyn Tx, row: &ResourceRow, req: &ArmRequest) -> ArmResult<()> {
     let state =
         crate::providers::properties(row).get("provisioningState").and_then(Value::as_str).unwrap_or("Succeeded");
     if matches!(state, "Succeeded" | "Failed" | "Canceled") {
@@ -71,8 +72,21 @@ fn ensure_idle(tx: &mut dyn Tx, row: &ResourceRow, base_url: &str) -> ArmResult<
         .work_all(10_000)?
         .into_iter()
         .find(|w| w.resource_key == row.key || row.key.starts_with(&format!("{}/", w.resource_key)));
-    let operation_url =
-        pending.map(|w| format!("{base_url}/privlink/operations/{}", w.operation_id)).unwrap_or_default();
+    let operation_url = match (pending, ResourceId::parse(&row.id)) {
+        (Some(work), Some(id)) => {
+            let location = operation_location(tx, &id, location(row))?;
+            arm::operation_urls(
+                &req.base_url,
+                &id.subscription,
+                &row_namespace(row),
+                &location,
+                &work.operation_id,
+                req.api_version().unwrap_or_default(),
+            )
+            .async_operation
+        }
+        _ => String::new(),
+    };
     Err(ArmError::AnotherOperationInProgress { id: row.id.clone(), operation_url })
 }
 
@@ -214,11 +228,11 @@ pub async fn put(state: &AppState, req: &ArmRequest, id: ResourceId) -> ArmResul
             let existing = w.get(&key)?;
             arm::check_preconditions(req2.if_match.as_deref(), req2.if_none_match.as_deref(), existing.as_ref().map(|r| r.etag.as_str()))?;
             if let Some(row) = &existing {
-                ensure_idle(w.tx, row, &req2.base_url)?;
+                ensure_idle(w.tx, row, &req2)?;
             }
             if let Some(parent) = id.parent() {
                 if let Some(parent_row) = w.get(&parent.key())? {
-                    ensure_idle(w.tx, &parent_row, &req2.base_url)?;
+                    ensure_idle(w.tx, &parent_row, &req2)?;
                 }
             }
             let obj = Obj::new(&body, "");
@@ -226,6 +240,11 @@ pub async fn put(state: &AppState, req: &ArmRequest, id: ResourceId) -> ArmResul
             let location = if ty.tracked() {
                 let loc = locations::validate(obj, ty.type_name())?;
                 if let Some(old) = existing.as_ref().and_then(|e| location(e).map(str::to_string)) {
+                    if !locations::same(&old, &loc) && ty.type_name() == crate::arm::id::RESOURCE_GROUP_TYPE {
+                        return Err(ArmError::InvalidResourceGroupLocation {
+                            message: format!("Invalid resource group location '{loc}'. The Resource group already exists in location '{old}'."),
+                        });
+                    }
                     if !locations::same(&old, &loc) {
                         return Err(ArmError::Conflict {
                             code: "InvalidResourceLocation",
@@ -325,7 +344,7 @@ pub async fn patch(state: &AppState, req: &ArmRequest, id: ResourceId) -> ArmRes
             ensure_scope(w.tx, &id)?;
             let existing = w.get(&id.key())?.ok_or_else(|| not_found(&id, ty.type_name()))?;
             arm::check_preconditions(req2.if_match.as_deref(), req2.if_none_match.as_deref(), Some(&existing.etag))?;
-            ensure_idle(w.tx, &existing, &req2.base_url)?;
+            ensure_idle(w.tx, &existing, &req2)?;
             let obj = Obj::new(&body, "");
             let mut row = existing.clone();
             if let Some(tags) = json::tags(obj)? {
@@ -379,7 +398,7 @@ pub async fn delete(state: &AppState, req: &ArmRequest, id: ResourceId) -> ArmRe
                     return Ok(Some((row, Some((item.operation_id, loc)))));
                 }
             }
-            ensure_idle(w.tx, &row, &req2.base_url)?;
+            ensure_idle(w.tx, &row, &req2)?;
             check_tree_deletable(w, &row)?;
             if !lro {
                 w.remove_tree(&row.key)?;

@@ -203,6 +203,15 @@ fn apply(w: &mut Write<'_>, item: &WorkItem) -> ArmResult<&'static str> {
 
 fn finish(w: &mut Write<'_>, item: &WorkItem, status: &str, error: Option<Value>) -> ArmResult<()> {
     w.tx.work_complete(&item.id)?;
+    if status == "Failed" {
+        // The resource shows the failure too, so a GET tells the same story as the operation.
+        if let Some(mut row) = w.get(&item.resource_key)? {
+            if let Some(Value::Object(props)) = row.body.get_mut("properties") {
+                props.insert("provisioningState".into(), json!("Failed"));
+                w.tx.put(&row)?;
+            }
+        }
+    }
     if let Some(mut op) = w.tx.operation_get(&item.operation_id)? {
         op.status = status.to_string();
         op.error = match (status, error) {

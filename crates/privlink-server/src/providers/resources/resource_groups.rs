@@ -5,7 +5,7 @@ use serde_json::{json, Map, Value};
 
 use crate::arm::api_version::RESOURCES;
 use crate::arm::names::NameRule;
-use crate::arm::{ArmError, ArmResult};
+use crate::arm::ArmResult;
 use crate::providers::{Lro, PutInput, ResourceType, Write};
 
 pub struct ResourceGroups;
@@ -34,17 +34,6 @@ impl ResourceType for ResourceGroups {
         let mut props = Map::new();
         if let Some(managed_by) = input.body.str("managedBy")? {
             props.insert("managedBy".into(), json!(managed_by));
-        }
-        if let Some(existing) = input.existing {
-            let old = crate::providers::location(existing).unwrap_or_default();
-            if input.location.is_some_and(|l| !l.eq_ignore_ascii_case(old)) {
-                return Err(ArmError::InvalidResourceGroupLocation {
-                    message: format!(
-                        "Invalid resource group location '{}'. The Resource group already exists in location '{old}'.",
-                        input.location.unwrap_or_default()
-                    ),
-                });
-            }
         }
         Ok(props)
     }
