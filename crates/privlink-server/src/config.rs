@@ -69,6 +69,9 @@ pub struct Limits {
     pub peerings_per_vnet: u64,
     pub address_prefixes_per_vnet: u64,
     pub rules_per_nsg: u64,
+    pub private_endpoints_per_vnet: u64,
+    pub private_endpoints_per_subscription: u64,
+    pub private_link_services_per_subscription: u64,
     pub page_size: usize,
 }
 
@@ -79,6 +82,9 @@ impl Default for Limits {
             peerings_per_vnet: 500,
             address_prefixes_per_vnet: 200,
             rules_per_nsg: 1000,
+            private_endpoints_per_vnet: 1000,
+            private_endpoints_per_subscription: 64_000,
+            private_link_services_per_subscription: 800,
             page_size: 100,
         }
     }

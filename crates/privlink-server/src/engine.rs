@@ -169,6 +169,7 @@ pub fn render(tx: &mut dyn Tx, registry: &Registry, row: &ResourceRow) -> ArmRes
     if ty.system_data() {
         out.insert("systemData".into(), system_data(row));
     }
+    ty.render_top_level(row, &mut out);
     Ok(Value::Object(out))
 }
 
@@ -268,6 +269,9 @@ pub async fn put(state: &AppState, req: &ArmRequest, id: ResourceId) -> ArmResul
             let input = PutInput { id: &id, existing: existing.as_ref(), body: obj, location: location.as_deref() };
             let properties = ty.put(w, &input)?;
             stored.insert("properties".into(), Value::Object(properties));
+            if let Some(internal) = w.internal.take() {
+                stored.insert("internal".into(), internal);
+            }
             let row = w.save(&id, existing.as_ref(), stored)?;
             let operation = if lro {
                 let keys = std::mem::take(&mut w.provisioning);
@@ -283,8 +287,9 @@ pub async fn put(state: &AppState, req: &ArmRequest, id: ResourceId) -> ArmResul
             Ok((existing.is_none(), row, rendered, operation.zip(op_location)))
         })
         .await?;
-    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
-    let mut headers = etag_header(&**state.registry.get(&row.type_key).ok_or(ArmError::Internal)?, &row);
+    let ty = state.registry.get(&row.type_key).ok_or(ArmError::Internal)?;
+    let status = if created { ty.create_status() } else { StatusCode::OK };
+    let mut headers = etag_header(&**ty, &row);
     if let Some((op, loc)) = operation {
         let namespace = row_namespace(&row);
         let urls = arm::operation_urls(&req.base_url, &subscription_of(&row), &namespace, &loc, &op, &api_version);

@@ -7,9 +7,11 @@
 pub mod admin;
 pub mod arm;
 pub mod bootstrap;
+pub mod catalogue;
 pub mod config;
 pub mod engine;
 pub mod operations;
+pub mod private_link;
 pub mod providers;
 pub mod reconciler;
 pub mod router;

@@ -13,7 +13,7 @@ use serde_json::json;
 use crate::arm::{self, api_version, ArmError, ArmPath, ArmRequest, ArmResult, ResourceId};
 use crate::providers::resources::{locations, providers as registration, subscriptions};
 use crate::state::AppState;
-use crate::{admin, engine, operations};
+use crate::{admin, engine, operations, private_link};
 
 pub fn build(state: AppState) -> Router {
     Router::new()
@@ -21,6 +21,7 @@ pub fn build(state: AppState) -> Router {
         .route("/privlink/info", get(admin::info))
         .route("/privlink/reconciler/step", post(admin::step))
         .route("/privlink/reconciler/pending", get(admin::pending))
+        .route("/privlink/subscriptions/{subscription_id}", axum::routing::put(admin::put_subscription))
         .fallback(arm_fallback)
         .layer(axum::middleware::from_fn(arm::standard_headers))
         .with_state(state)
@@ -114,6 +115,13 @@ async fn dispatch(state: &AppState, req: &ArmRequest) -> ArmResult<Response> {
             let row = row.ok_or(ArmError::SubscriptionNotFound { subscription: sub })?;
             Ok(arm::json_response(StatusCode::OK, &subscriptions::render_subscription(&row), &[]))
         }
+        ArmPath::Resource(id) if is_link_resource(id) => {
+            if m != Method::GET {
+                return Err(ArmError::MethodNotAllowed { method: m.to_string() });
+            }
+            let parent = id.parent().ok_or(ArmError::Internal)?;
+            private_link::link_resources(state, req, parent, Some(id.name().to_string())).await
+        }
         ArmPath::Resource(id) => {
             if let Some(kind) = operations::kind(id) {
                 api_version_for_namespace(state, req, id)?;
@@ -141,6 +149,21 @@ async fn dispatch(state: &AppState, req: &ArmRequest) -> ArmResult<Response> {
                 }
                 Method::PATCH => engine::patch(state, req, id).await,
                 Method::DELETE => engine::delete(state, req, id).await,
+                _ => Err(ArmError::MethodNotAllowed { method: m.to_string() }),
+            }
+        }
+        ArmPath::Collection { scope, namespace, types } if types.last().is_some_and(|t| t.eq_ignore_ascii_case("privateLinkResources")) && scope.provider.is_some() => {
+            if m != Method::GET {
+                return Err(ArmError::MethodNotAllowed { method: m.to_string() });
+            }
+            let _ = namespace;
+            private_link::link_resources(state, req, scope.clone(), None).await
+        }
+        ArmPath::Collection { scope, namespace: Some(ns), types } if ns.eq_ignore_ascii_case("Microsoft.Network") && types.len() == 2 && types[0].eq_ignore_ascii_case("locations") => {
+            let location = scope.provider.as_ref().and_then(|p| p.pairs.first()).map(|(_, n)| n.clone()).unwrap_or_default();
+            match (types[1].to_ascii_lowercase().as_str(), m) {
+                ("availableprivateendpointtypes", &Method::GET) => private_link::available_types(state, req, scope, &location).await,
+                ("checkprivatelinkservicevisibility", &Method::POST) => private_link::check_visibility(state, req, scope).await,
                 _ => Err(ArmError::MethodNotAllowed { method: m.to_string() }),
             }
         }
@@ -175,6 +198,10 @@ async fn dispatch(state: &AppState, req: &ArmRequest) -> ArmResult<Response> {
         }
         _ => Err(ArmError::MethodNotAllowed { method: m.to_string() }),
     }
+}
+
+fn is_link_resource(id: &ResourceId) -> bool {
+    id.provider.as_ref().is_some_and(|p| p.pairs.len() >= 2 && p.pairs.last().is_some_and(|(t, _)| t.eq_ignore_ascii_case("privateLinkResources")))
 }
 
 /// The canonical type of a collection's parent (`.../virtualNetworks` for `.../subnets`).

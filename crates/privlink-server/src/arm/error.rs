@@ -80,6 +80,14 @@ pub enum ArmError {
         id: String,
         operation_url: String,
     },
+    /// The caller may do the operation itself but lacks `linked_action` on a linked scope.
+    LinkedAuthorizationFailed {
+        client: String,
+        action: String,
+        scope: String,
+        linked_action: String,
+        linked_scope: String,
+    },
     MissingSubscriptionRegistration {
         namespace: String,
     },
@@ -153,6 +161,8 @@ impl ArmError {
                 format!("Another operation on this or dependent resource is in progress. To retrieve status of the operation use uri: {operation_url}. Resource: {id}."), None),
             MissingSubscriptionRegistration { namespace } => (StatusCode::CONFLICT, "MissingSubscriptionRegistration",
                 format!("The subscription is not registered to use namespace '{namespace}'. See https://aka.ms/rps-not-found for how to register subscriptions."), None),
+            LinkedAuthorizationFailed { client, action, scope, linked_action, linked_scope } => (StatusCode::FORBIDDEN, "LinkedAuthorizationFailed",
+                format!("The client '{client}' with object id '{client}' has permission to perform action '{action}' on scope '{scope}'; however, it does not have permission to perform action '{linked_action}' on the linked scope(s) '{linked_scope}' or the linked scope(s) are invalid."), None),
             MethodNotAllowed { method } => (StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed",
                 format!("The HTTP method '{method}' is not supported at this address."), None),
             NotImplemented { what } => (StatusCode::NOT_IMPLEMENTED, "NotImplemented",

@@ -215,6 +215,18 @@ impl ResourceId {
         }
     }
 
+    /// A provider resource directly in this scope: `self/providers/{namespace}/{type}/{name}`.
+    pub fn with_provider(&self, namespace: &str, type_name: &str, name: &str) -> ResourceId {
+        ResourceId {
+            subscription: self.subscription.clone(),
+            resource_group: self.resource_group.clone(),
+            provider: Some(ProviderPath {
+                namespace: namespace.to_string(),
+                pairs: vec![(type_name.to_string(), name.to_string())],
+            }),
+        }
+    }
+
     /// A child id: `self/{child_type}/{name}`.
     pub fn child(&self, child_type: &str, name: &str) -> ResourceId {
         let mut id = self.clone();

@@ -9,6 +9,10 @@ pub enum NameRule {
     /// Microsoft.Network: 1-80, letters, digits, `_.-`, starts with a letter or digit,
     /// ends with a letter, digit or `_`.
     Network,
+    /// Storage accounts: 3-24 lower-case letters and digits.
+    StorageAccount,
+    /// Kusto clusters: 4-22 lower-case letters and digits, starting with a letter.
+    KustoCluster,
     /// ARM's generic limit: 1-260, none of `<>%&:\?/` or control characters.
     Generic,
 }
@@ -18,6 +22,8 @@ impl NameRule {
         match self {
             NameRule::ResourceGroup => "use 1 to 90 letters, digits, '-', '_', '.', '(' or ')', not ending with '.'.",
             NameRule::Network => "use 1 to 80 letters, digits, '_', '.' or '-', starting with a letter or digit and ending with a letter, digit or '_'.",
+            NameRule::StorageAccount => "use 3 to 24 lower-case letters and digits.",
+            NameRule::KustoCluster => "use 4 to 22 lower-case letters and digits, starting with a letter.",
             NameRule::Generic => "use 1 to 260 characters, none of '<', '>', '%', '&', ':', '\\', '?', '/' or control characters.",
         }
     }
@@ -36,6 +42,14 @@ impl NameRule {
                     && first_ok
                     && last_ok
                     && name.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+            }
+            NameRule::StorageAccount => {
+                (3..=24).contains(&name.len()) && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+            }
+            NameRule::KustoCluster => {
+                (4..=22).contains(&name.len())
+                    && name.starts_with(|c: char| c.is_ascii_lowercase())
+                    && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
             }
             NameRule::Generic => {
                 (1..=260).contains(&name.chars().count())

@@ -3,8 +3,10 @@
 //! preconditions, LROs, envelopes, paging) so a provider only validates input, keeps its
 //! invariants and renders its properties.
 
+pub mod approval;
 pub mod network;
 pub mod resources;
+pub mod targets;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -55,6 +57,12 @@ pub trait ResourceType: Send + Sync + 'static {
     fn system_data(&self) -> bool {
         false
     }
+    /// Status of a PUT that created the resource (Storage's SDK only takes 200).
+    fn create_status(&self) -> http::StatusCode {
+        http::StatusCode::CREATED
+    }
+    /// Top-level fields beyond the envelope (`kind`, `sku`).
+    fn render_top_level(&self, _row: &ResourceRow, _out: &mut Map<String, Value>) {}
     /// Whether responses carry an `etag`.
     fn etag(&self) -> bool {
         true
@@ -92,6 +100,7 @@ impl Registry {
         let mut registry = Registry { types: HashMap::new() };
         resources::register(&mut registry);
         network::register(&mut registry);
+        targets::register(&mut registry);
         registry
     }
 
@@ -139,11 +148,14 @@ pub struct Write<'a> {
     pub lro: bool,
     /// Keys saved in this transaction whose provisioning the reconciler completes.
     pub provisioning: Vec<String>,
+    /// Provider-owned state for the row being PUT, stored beside its properties and never
+    /// rendered (links between the two sides of a connection, the NIC of an endpoint).
+    pub internal: Option<Value>,
 }
 
 impl<'a> Write<'a> {
     pub fn new(tx: &'a mut dyn Tx, registry: &'a Registry, settings: &'a Settings, lro: bool) -> Self {
-        Write { tx, registry, settings, now: now_millis(), lro, provisioning: Vec::new() }
+        Write { tx, registry, settings, now: now_millis(), lro, provisioning: Vec::new(), internal: None }
     }
 
     /// Store `id` with `body` (`location`/`tags`/`properties`), stamping `provisioningState`,
@@ -157,6 +169,11 @@ impl<'a> Write<'a> {
         let state = if self.lro { "Updating" } else { "Succeeded" };
         if let Some(Value::Object(props)) = body.get_mut("properties") {
             props.insert("provisioningState".into(), json!(state));
+        }
+        if !body.contains_key("internal") {
+            if let Some(internal) = existing.and_then(|e| e.body.get("internal")) {
+                body.insert("internal".into(), internal.clone());
+            }
         }
         let parent_key = id.parent().map(|p| p.key()).unwrap_or_default();
         let row = ResourceRow {

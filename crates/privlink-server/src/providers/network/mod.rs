@@ -4,6 +4,8 @@
 pub mod address;
 pub mod network_interfaces;
 pub mod network_security_groups;
+pub mod private_endpoints;
+pub mod private_link_services;
 pub mod security_rules;
 pub mod subnets;
 pub mod virtual_network_peerings;
@@ -22,6 +24,8 @@ pub fn register(registry: &mut Registry) {
     registry.add(network_security_groups::NetworkSecurityGroups);
     registry.add(security_rules::SecurityRules);
     registry.add(network_interfaces::NetworkInterfaces);
+    registry.add(private_endpoints::PrivateEndpoints);
+    private_link_services::register(registry);
 }
 
 /// All direct children of `parent_key` of one type.

@@ -34,6 +34,11 @@ pub fn config_name(nic: &ResourceRow, lower: &str) -> Option<String> {
         .map(str::to_string)
 }
 
+/// The private endpoint a NIC belongs to, for the read-only NICs endpoints create.
+pub fn managed_by(row: &ResourceRow) -> Option<&str> {
+    row.body.get("internal").and_then(|i| i.get("managedBy")).and_then(Value::as_str)
+}
+
 pub fn owner_key(nic_key: &str, config: &str) -> String {
     format!("{nic_key}/ipconfigurations/{}", config.to_ascii_lowercase())
 }
@@ -51,6 +56,12 @@ impl ResourceType for NetworkInterfaces {
 
     fn put(&self, w: &mut Write<'_>, input: &PutInput<'_>) -> ArmResult<Map<String, Value>> {
         let id = input.id;
+        if let Some(owner) = input.existing.and_then(managed_by) {
+            return Err(ArmError::invalid(
+                "CannotModifyNicAttachedToPrivateEndpoint",
+                format!("Network interface {id} belongs to private endpoint {owner} and is read-only; change the private endpoint instead."),
+            ));
+        }
         let nic_key = id.key();
         let body_props = input.body.obj("properties")?.cloned().unwrap_or_default();
         let body = Obj::new(&body_props, "properties");
@@ -223,7 +234,7 @@ impl ResourceType for NetworkInterfaces {
 /// Give `owner` an address in `prefix` of the subnet: keep the one it has when it still fits
 /// the request, otherwise release it and take a new one.
 #[allow(clippy::too_many_arguments)]
-fn allocate(
+pub(crate) fn allocate(
     w: &mut Write<'_>,
     subnet_id: &ResourceId,
     subnet_key: &str,

@@ -68,6 +68,7 @@ impl ResourceType for Subnets {
 
     fn render_properties(&self, tx: &mut dyn Tx, row: &ResourceRow, props: &mut Map<String, Value>) -> ArmResult<()> {
         let mut users = Vec::new();
+        let mut endpoints: Vec<Value> = Vec::new();
         let mut last_owner_row: Option<ResourceRow> = None;
         for (_, _, owner) in tx.ip_allocations_in(&format!("{}#", row.key), 100_000)? {
             // Owners are `{resource key}/ipconfigurations/{name}`.
@@ -78,10 +79,19 @@ impl ResourceType for Subnets {
             if let Some(nic) = &last_owner_row {
                 let name = super::network_interfaces::config_name(nic, config).unwrap_or_else(|| config.to_string());
                 users.push(json!({ "id": format!("{}/ipConfigurations/{name}", nic.id) }));
+                if let Some(pe) = properties(nic).get("privateEndpoint").and_then(|p| p.get("id")).cloned() {
+                    let entry = json!({ "id": pe });
+                    if !endpoints.contains(&entry) {
+                        endpoints.push(entry);
+                    }
+                }
             }
         }
         if !users.is_empty() {
             props.insert("ipConfigurations".into(), Value::Array(users));
+        }
+        if !endpoints.is_empty() {
+            props.insert("privateEndpoints".into(), Value::Array(endpoints));
         }
         Ok(())
     }

@@ -1,0 +1,142 @@
+//! Private-link targets: every resource type of the catalogue (`crate::catalogue`) as a real
+//! ARM resource, with its `privateEndpointConnections` children and `privateLinkResources`.
+//!
+//! The common shape (location, tags, `publicNetworkAccess`, connections) is generic; a type
+//! with specifics (Storage's `kind` and `networkAcls`, Kusto's URIs) has a small module of its
+//! own, reached through [`Specifics`].
+
+pub mod connections;
+pub mod kusto;
+pub mod storage;
+
+use privlink_store::{ResourceRow, Tx};
+use serde_json::{json, Map, Value};
+
+use crate::arm::json::Obj;
+use crate::arm::names::NameRule;
+use crate::arm::{ArmError, ArmResult};
+use crate::catalogue::{self, TargetKind};
+use crate::providers::{properties, Lro, PutInput, Registry, ResourceType, Write};
+
+/// Per-type behaviour beyond the common shape.
+pub trait Specifics: Send + Sync {
+    fn name_rule(&self) -> NameRule {
+        NameRule::Generic
+    }
+    /// Status of a create: Storage answers 200 (its SDK rejects 201).
+    fn put_style(&self) -> Lro {
+        Lro::Async
+    }
+    fn validate(&self, _input: &PutInput<'_>, _body: Obj<'_>, _props: &mut Map<String, Value>) -> ArmResult<()> {
+        Ok(())
+    }
+    /// Refuse a private endpoint to this resource and group (Storage: only on StorageV2).
+    fn check_endpoint(&self, _target: &ResourceRow, _group: &str) -> ArmResult<()> {
+        Ok(())
+    }
+    fn render(&self, _row: &ResourceRow, _props: &mut Map<String, Value>) {}
+}
+
+struct Plain;
+impl Specifics for Plain {}
+
+pub fn specifics(kind: &TargetKind) -> &'static dyn Specifics {
+    match kind.type_name {
+        "Microsoft.Storage/storageAccounts" => &storage::Storage,
+        "Microsoft.Kusto/clusters" => &kusto::Kusto,
+        _ => &Plain,
+    }
+}
+
+pub struct TargetType {
+    pub kind: &'static TargetKind,
+}
+
+impl ResourceType for TargetType {
+    fn type_name(&self) -> &'static str {
+        self.kind.type_name
+    }
+    fn api_versions(&self) -> &'static [&'static str] {
+        catalogue::api_versions()
+    }
+    fn tracked(&self) -> bool {
+        true
+    }
+    fn name_rule(&self) -> NameRule {
+        specifics(self.kind).name_rule()
+    }
+    fn put_style(&self) -> Lro {
+        specifics(self.kind).put_style()
+    }
+    fn create_status(&self) -> http::StatusCode {
+        match specifics(self.kind).put_style() {
+            Lro::Sync => http::StatusCode::OK,
+            Lro::Async => http::StatusCode::CREATED,
+        }
+    }
+    fn system_data(&self) -> bool {
+        self.kind.system_data
+    }
+    fn etag(&self) -> bool {
+        false
+    }
+
+    fn put(&self, _w: &mut Write<'_>, input: &PutInput<'_>) -> ArmResult<Map<String, Value>> {
+        let body_props = input.body.obj("properties")?.cloned().unwrap_or_default();
+        let body = Obj::new(&body_props, "properties");
+        let mut props = Map::new();
+        let access =
+            body.one_of("publicNetworkAccess", &["Enabled", "Disabled", "SecuredByPerimeter"])?.unwrap_or("Enabled");
+        props.insert("publicNetworkAccess".into(), json!(access));
+        specifics(self.kind).validate(input, body, &mut props)?;
+        Ok(props)
+    }
+
+    fn render_properties(&self, tx: &mut dyn Tx, row: &ResourceRow, props: &mut Map<String, Value>) -> ArmResult<()> {
+        specifics(self.kind).render(row, props);
+        let connections = connections::list_rendered(tx, row, self.kind.type_name)?;
+        props.insert("privateEndpointConnections".into(), Value::Array(connections));
+        Ok(())
+    }
+}
+
+/// Register every catalogued type, with its connections child type.
+pub fn register(registry: &mut Registry) {
+    for kind in catalogue::KINDS {
+        registry.add(TargetType { kind });
+        registry.add(connections::ConnectionType::for_kind(kind));
+    }
+}
+
+/// `privateLinkResources` of a target: one entry per group, from the catalogue.
+pub fn link_resources(target: &ResourceRow, kind: &TargetKind) -> Vec<Value> {
+    let name = target.id.rsplit('/').next().unwrap_or_default();
+    let region = crate::providers::location(target).unwrap_or_default();
+    kind.groups
+        .iter()
+        .map(|g| {
+            json!({
+                "id": format!("{}/privateLinkResources/{}", target.id, g.id),
+                "name": g.id,
+                "type": format!("{}/privateLinkResources", kind.type_name),
+                "properties": {
+                    "groupId": g.id,
+                    "requiredMembers": g.members.iter().map(|m| catalogue::expand(m.name, name, region)).collect::<Vec<_>>(),
+                    "requiredZoneNames": g.zones.iter().map(|z| catalogue::expand(z, name, region)).collect::<Vec<_>>(),
+                }
+            })
+        })
+        .collect()
+}
+
+/// Whether public network access is enabled on a target (the data plane enforces it).
+pub fn public_network_access(row: &ResourceRow) -> &str {
+    properties(row).get("publicNetworkAccess").and_then(Value::as_str).unwrap_or("Enabled")
+}
+
+pub fn not_a_target(type_name: &str) -> ArmError {
+    ArmError::invalid(
+        "PrivateLinkNotSupported",
+        format!("Resources of type {type_name} cannot be the target of a private endpoint."),
+    )
+}
