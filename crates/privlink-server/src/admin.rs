@@ -71,10 +71,17 @@ pub async fn put_subscription(
 ) -> Response {
     let Json(body) = match body {
         Ok(b) => b,
-        Err(e) => return ArmError::InvalidRequestContent { message: format!("The request content was invalid: {e}.") }.into_response(),
+        Err(e) => {
+            return ArmError::InvalidRequestContent { message: format!("The request content was invalid: {e}.") }
+                .into_response()
+        }
     };
     if uuid::Uuid::parse_str(&subscription_id).is_err() {
-        return ArmError::invalid("InvalidSubscriptionId", format!("'{subscription_id}' is not a subscription id (a GUID).")).into_response();
+        return ArmError::invalid(
+            "InvalidSubscriptionId",
+            format!("'{subscription_id}' is not a subscription id (a GUID)."),
+        )
+        .into_response();
     }
     let tenant = body.tenant_id.clone().unwrap_or_else(|| state.defaults.tenant_id.clone());
     let result = state
@@ -85,9 +92,28 @@ pub async fn put_subscription(
             }
             let key = format!("/subscriptions/{subscription_id}").to_ascii_lowercase();
             let existing = w.tx.get(&key)?;
-            let display = body.display_name.clone().or_else(|| existing.as_ref().and_then(|e| e.body.get("displayName").and_then(|v| v.as_str()).map(str::to_string))).unwrap_or_else(|| subscription_id.clone());
-            let mut row = crate::providers::resources::subscriptions::subscription_row(&subscription_id, &tenant, &display, w.now);
-            let owner = body.owner.clone().or_else(|| existing.as_ref().and_then(|e| e.body.get("owner").and_then(|v| v.as_str()).map(str::to_string))).unwrap_or_else(|| crate::providers::approval::DEFAULT_OWNER.to_string());
+            let display = body
+                .display_name
+                .clone()
+                .or_else(|| {
+                    existing
+                        .as_ref()
+                        .and_then(|e| e.body.get("displayName").and_then(|v| v.as_str()).map(str::to_string))
+                })
+                .unwrap_or_else(|| subscription_id.clone());
+            let mut row = crate::providers::resources::subscriptions::subscription_row(
+                &subscription_id,
+                &tenant,
+                &display,
+                w.now,
+            );
+            let owner = body
+                .owner
+                .clone()
+                .or_else(|| {
+                    existing.as_ref().and_then(|e| e.body.get("owner").and_then(|v| v.as_str()).map(str::to_string))
+                })
+                .unwrap_or_else(|| crate::providers::approval::DEFAULT_OWNER.to_string());
             row.body["owner"] = json!(owner);
             if let Some(e) = &existing {
                 row.created_at = e.created_at;

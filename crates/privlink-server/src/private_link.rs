@@ -15,15 +15,27 @@ use crate::providers::targets;
 use crate::state::AppState;
 
 /// `GET {target}/privateLinkResources` and `GET {target}/privateLinkResources/{group}`.
-pub async fn link_resources(state: &AppState, req: &ArmRequest, target: ResourceId, group: Option<String>) -> ArmResult<Response> {
+pub async fn link_resources(
+    state: &AppState,
+    req: &ArmRequest,
+    target: ResourceId,
+    group: Option<String>,
+) -> ArmResult<Response> {
     let type_name = target.type_name();
     let Some(kind) = catalogue::find(&type_name) else {
         if req.api_version().is_none() {
             return Err(ArmError::MissingApiVersion);
         }
-        return Err(ArmError::InvalidResourceType { type_name: format!("{type_name}/privateLinkResources"), version: req.api_version().unwrap_or_default().to_string() });
+        return Err(ArmError::InvalidResourceType {
+            type_name: format!("{type_name}/privateLinkResources"),
+            version: req.api_version().unwrap_or_default().to_string(),
+        });
     };
-    api_version::check(req.api_version(), &format!("{}/privateLinkResources", kind.type_name), catalogue::api_versions())?;
+    api_version::check(
+        req.api_version(),
+        &format!("{}/privateLinkResources", kind.type_name),
+        catalogue::api_versions(),
+    )?;
     let body = state
         .read(move |tx| {
             ensure_scope(tx, &target)?;
@@ -34,7 +46,11 @@ pub async fn link_resources(state: &AppState, req: &ArmRequest, target: Resource
                 Some(g) => all
                     .into_iter()
                     .find(|r| r.get("name").and_then(Value::as_str).is_some_and(|n| n.eq_ignore_ascii_case(g)))
-                    .ok_or_else(|| ArmError::ResourceNotFound { type_name: format!("{}/privateLinkResources", kind.type_name), name: g.clone(), resource_group: target.resource_group.clone() }),
+                    .ok_or_else(|| ArmError::ResourceNotFound {
+                        type_name: format!("{}/privateLinkResources", kind.type_name),
+                        name: g.clone(),
+                        resource_group: target.resource_group.clone(),
+                    }),
             }
         })
         .await?;
@@ -42,8 +58,17 @@ pub async fn link_resources(state: &AppState, req: &ArmRequest, target: Resource
 }
 
 /// `GET .../providers/Microsoft.Network/locations/{location}/availablePrivateEndpointTypes`.
-pub async fn available_types(state: &AppState, req: &ArmRequest, scope: &ResourceId, location: &str) -> ArmResult<Response> {
-    api_version::check(req.api_version(), "Microsoft.Network/locations/availablePrivateEndpointTypes", api_version::NETWORK)?;
+pub async fn available_types(
+    state: &AppState,
+    req: &ArmRequest,
+    scope: &ResourceId,
+    location: &str,
+) -> ArmResult<Response> {
+    api_version::check(
+        req.api_version(),
+        "Microsoft.Network/locations/availablePrivateEndpointTypes",
+        api_version::NETWORK,
+    )?;
     let sub = scope.subscription.clone();
     let rg = scope.resource_group.clone();
     state
@@ -82,11 +107,21 @@ pub async fn available_types(state: &AppState, req: &ArmRequest, scope: &Resourc
 /// `POST .../locations/{location}/checkPrivateLinkServiceVisibility` with
 /// `{"privateLinkServiceAlias": "..."}` → `{"visible": bool}`.
 pub async fn check_visibility(state: &AppState, req: &ArmRequest, scope: &ResourceId) -> ArmResult<Response> {
-    api_version::check(req.api_version(), "Microsoft.Network/locations/checkPrivateLinkServiceVisibility", api_version::NETWORK)?;
+    api_version::check(
+        req.api_version(),
+        "Microsoft.Network/locations/checkPrivateLinkServiceVisibility",
+        api_version::NETWORK,
+    )?;
     let body = req.body_object()?;
     let alias = Obj::new(&body, "")
         .str("privateLinkServiceAlias")?
-        .ok_or_else(|| ArmError::invalid_at("InvalidRequestFormat", "privateLinkServiceAlias", "The body needs privateLinkServiceAlias."))?
+        .ok_or_else(|| {
+            ArmError::invalid_at(
+                "InvalidRequestFormat",
+                "privateLinkServiceAlias",
+                "The body needs privateLinkServiceAlias.",
+            )
+        })?
         .to_string();
     let sub = scope.subscription.clone();
     let visible = state

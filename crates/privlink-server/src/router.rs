@@ -152,18 +152,30 @@ async fn dispatch(state: &AppState, req: &ArmRequest) -> ArmResult<Response> {
                 _ => Err(ArmError::MethodNotAllowed { method: m.to_string() }),
             }
         }
-        ArmPath::Collection { scope, namespace, types } if types.last().is_some_and(|t| t.eq_ignore_ascii_case("privateLinkResources")) && scope.provider.is_some() => {
+        ArmPath::Collection { scope, namespace, types }
+            if types.last().is_some_and(|t| t.eq_ignore_ascii_case("privateLinkResources"))
+                && scope.provider.is_some() =>
+        {
             if m != Method::GET {
                 return Err(ArmError::MethodNotAllowed { method: m.to_string() });
             }
             let _ = namespace;
             private_link::link_resources(state, req, scope.clone(), None).await
         }
-        ArmPath::Collection { scope, namespace: Some(ns), types } if ns.eq_ignore_ascii_case("Microsoft.Network") && types.len() == 2 && types[0].eq_ignore_ascii_case("locations") => {
-            let location = scope.provider.as_ref().and_then(|p| p.pairs.first()).map(|(_, n)| n.clone()).unwrap_or_default();
+        ArmPath::Collection { scope, namespace: Some(ns), types }
+            if ns.eq_ignore_ascii_case("Microsoft.Network")
+                && types.len() == 2
+                && types[0].eq_ignore_ascii_case("locations") =>
+        {
+            let location =
+                scope.provider.as_ref().and_then(|p| p.pairs.first()).map(|(_, n)| n.clone()).unwrap_or_default();
             match (types[1].to_ascii_lowercase().as_str(), m) {
-                ("availableprivateendpointtypes", &Method::GET) => private_link::available_types(state, req, scope, &location).await,
-                ("checkprivatelinkservicevisibility", &Method::POST) => private_link::check_visibility(state, req, scope).await,
+                ("availableprivateendpointtypes", &Method::GET) => {
+                    private_link::available_types(state, req, scope, &location).await
+                }
+                ("checkprivatelinkservicevisibility", &Method::POST) => {
+                    private_link::check_visibility(state, req, scope).await
+                }
                 _ => Err(ArmError::MethodNotAllowed { method: m.to_string() }),
             }
         }
@@ -201,7 +213,9 @@ async fn dispatch(state: &AppState, req: &ArmRequest) -> ArmResult<Response> {
 }
 
 fn is_link_resource(id: &ResourceId) -> bool {
-    id.provider.as_ref().is_some_and(|p| p.pairs.len() >= 2 && p.pairs.last().is_some_and(|(t, _)| t.eq_ignore_ascii_case("privateLinkResources")))
+    id.provider.as_ref().is_some_and(|p| {
+        p.pairs.len() >= 2 && p.pairs.last().is_some_and(|(t, _)| t.eq_ignore_ascii_case("privateLinkResources"))
+    })
 }
 
 /// The canonical type of a collection's parent (`.../virtualNetworks` for `.../subnets`).

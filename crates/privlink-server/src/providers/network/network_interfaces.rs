@@ -39,6 +39,16 @@ pub fn managed_by(row: &ResourceRow) -> Option<&str> {
     row.body.get("internal").and_then(|i| i.get("managedBy")).and_then(Value::as_str)
 }
 
+/// The id (as written) of the private endpoint a managed NIC belongs to.
+fn endpoint_id(row: &ResourceRow) -> String {
+    properties(row)
+        .get("privateEndpoint")
+        .and_then(|p| p.get("id"))
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
+}
+
 pub fn owner_key(nic_key: &str, config: &str) -> String {
     format!("{nic_key}/ipconfigurations/{}", config.to_ascii_lowercase())
 }
@@ -56,10 +66,10 @@ impl ResourceType for NetworkInterfaces {
 
     fn put(&self, w: &mut Write<'_>, input: &PutInput<'_>) -> ArmResult<Map<String, Value>> {
         let id = input.id;
-        if let Some(owner) = input.existing.and_then(managed_by) {
+        if let Some(existing) = input.existing.filter(|e| managed_by(e).is_some()) {
             return Err(ArmError::invalid(
                 "CannotModifyNicAttachedToPrivateEndpoint",
-                format!("Network interface {id} belongs to private endpoint {owner} and is read-only; change the private endpoint instead."),
+                format!("Network interface {id} belongs to private endpoint {} and is read-only; change the private endpoint instead.", endpoint_id(existing)),
             ));
         }
         let nic_key = id.key();
@@ -205,6 +215,17 @@ impl ResourceType for NetworkInterfaces {
             .unwrap_or_else(|| json!(uuid::Uuid::new_v4().to_string()));
         props.insert("resourceGuid".into(), guid);
         Ok(props)
+    }
+
+    fn check_delete(&self, _w: &mut Write<'_>, row: &ResourceRow, root_key: &str) -> ArmResult<()> {
+        match managed_by(row) {
+            // Deleting the endpoint (or a scope holding it) takes the NIC along; on its own, no.
+            Some(owner) if owner != root_key && !owner.starts_with(&format!("{root_key}/")) => Err(ArmError::InUse {
+                code: "CannotDeleteNicAttachedToPrivateEndpoint",
+                message: format!("Network interface {} is used by private endpoint {} and cannot be deleted on its own; delete the private endpoint.", row.id, endpoint_id(row)),
+            }),
+            _ => Ok(()),
+        }
     }
 
     fn render_properties(
