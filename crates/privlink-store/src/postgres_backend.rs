@@ -29,8 +29,22 @@ pub struct PostgresStore {
 }
 
 struct PgConn {
-    client: Client,
+    client: std::mem::ManuallyDrop<Client>,
     statements: HashMap<usize, Statement>,
+}
+
+impl Drop for PgConn {
+    fn drop(&mut self) {
+        // SAFETY: `client` is never used again after this point.
+        let client = unsafe { std::mem::ManuallyDrop::take(&mut self.client) };
+        // The synchronous client closes its connection with `block_on`, which panics inside a
+        // tokio runtime (the store is often dropped there at shutdown): close it off-runtime.
+        if tokio::runtime::Handle::try_current().is_ok() {
+            let _ = std::thread::Builder::new().name("pg-close".into()).spawn(move || drop(client));
+        } else {
+            drop(client);
+        }
+    }
 }
 
 fn backend_err(e: postgres::Error) -> StoreError {
@@ -93,7 +107,7 @@ impl PostgresStore {
                 .batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}; SET search_path TO {schema}"))
                 .map_err(backend_err)?;
         }
-        Ok(PgConn { client, statements: HashMap::new() })
+        Ok(PgConn { client: std::mem::ManuallyDrop::new(client), statements: HashMap::new() })
     }
 
     fn migrate(&self, conn: &mut PgConn) -> Result<()> {

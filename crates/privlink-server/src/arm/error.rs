@@ -185,8 +185,11 @@ impl ArmError {
 
 impl From<privlink_store::StoreError> for ArmError {
     fn from(e: privlink_store::StoreError) -> Self {
-        // Details go to the log, never to the client.
-        tracing::error!(error = %e, "store error");
+        // Details go to the log, never to the client. A conflict is retried by the store.
+        match e {
+            privlink_store::StoreError::Retry => tracing::debug!("transaction conflicted; the store retries it"),
+            e => tracing::error!(error = %e, "store error"),
+        }
         ArmError::Internal
     }
 }

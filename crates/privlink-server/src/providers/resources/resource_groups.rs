@@ -30,11 +30,16 @@ impl ResourceType for ResourceGroups {
         false
     }
 
-    fn put(&self, _w: &mut Write<'_>, input: &PutInput<'_>) -> ArmResult<Map<String, Value>> {
-        let mut props = Map::new();
-        if let Some(managed_by) = input.body.str("managedBy")? {
-            props.insert("managedBy".into(), json!(managed_by));
+    fn render_top_level(&self, row: &privlink_store::ResourceRow, out: &mut Map<String, Value>) {
+        if let Some(managed_by) = row.body.get("internal").and_then(|i| i.get("managedBy")) {
+            out.insert("managedBy".into(), managed_by.clone());
         }
+    }
+
+    fn put(&self, w: &mut Write<'_>, input: &PutInput<'_>) -> ArmResult<Map<String, Value>> {
+        let props = Map::new();
+        // `managedBy` is a top-level field of a resource group, kept beside its properties.
+        w.internal = input.body.str("managedBy")?.map(|m| json!({ "managedBy": m }));
         Ok(props)
     }
 }
