@@ -3,6 +3,8 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+mod cli;
+
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use privlink_server::config::{FileConfig, DEFAULT_PORT};
@@ -23,6 +25,20 @@ struct Cli {
 enum Command {
     /// Run the management API (HTTPS on 127.0.0.1:8443 by default).
     Serve(ServeArgs),
+    /// Private endpoints and their connection state.
+    Endpoints {
+        #[command(flatten)]
+        common: cli::private_link::Common,
+        #[command(subcommand)]
+        command: cli::private_link::EndpointsCommand,
+    },
+    /// Private endpoint connections on every target: list the pending ones, approve, reject.
+    Connections {
+        #[command(flatten)]
+        common: cli::private_link::Common,
+        #[command(subcommand)]
+        command: cli::private_link::ConnectionsCommand,
+    },
 }
 
 #[derive(clap::Args)]
@@ -124,8 +140,24 @@ fn print_banner(started: &privlink_server::Started, config: &ServeConfig) {
     println!("Press Ctrl-C to stop.");
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("PRIVLINK_LOG").unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
@@ -141,5 +173,7 @@ async fn main() -> anyhow::Result<()> {
             println!("privlink stopped");
             Ok(())
         }
+        Command::Endpoints { common, command } => cli::private_link::endpoints(common, command).await,
+        Command::Connections { common, command } => cli::private_link::connections(common, command).await,
     }
 }
