@@ -1,9 +1,10 @@
 """Fixtures for the Azure SDK for Python conformance suite.
 
 A privlink server is started once per session on 127.0.0.1 (port chosen by the OS) with a fresh
-temporary data directory. Clients are the real azure-mgmt-resource / azure-mgmt-network clients
-pointed at it with `base_url=` and `connection_verify=<privlink CA>`, authenticated by a fake
-credential (the server accepts any bearer token). See helpers.py for the environment variables.
+temporary data directory. Clients are the real azure-mgmt-resource / -network / -storage / -kusto
+clients pointed at it with `base_url=` and `connection_verify=<privlink CA>`, authenticated by a
+fake credential (the server accepts any bearer token). See helpers.py for the environment
+variables.
 """
 
 from __future__ import annotations
@@ -11,15 +12,18 @@ from __future__ import annotations
 from typing import Callable, Iterator, Optional
 
 import pytest
+from azure.mgmt.kusto import KustoManagementClient
 from azure.mgmt.network import NetworkManagementClient
 from azure.mgmt.resource.resources import ResourceManagementClient
 from azure.mgmt.resource.resources.models import ResourceGroup
+from azure.mgmt.storage import StorageManagementClient
 
 from helpers import (
     LOCATION,
     Clients,
     RequestLog,
     Server,
+    client_options,
     data_dir,
     make_clients,
     start_server,
@@ -77,6 +81,26 @@ def resource_client(clients: Clients) -> ResourceManagementClient:
 @pytest.fixture(scope="session")
 def network_client(clients: Clients) -> NetworkManagementClient:
     return clients.network
+
+
+@pytest.fixture(scope="session")
+def storage_client(server: Server, clients: Clients) -> Iterator[StorageManagementClient]:
+    """azure-mgmt-storage on the session subscription (shares the session credential and log)."""
+    client = StorageManagementClient(clients.credential, server.subscription_id, **client_options(server, clients.log))
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+@pytest.fixture(scope="session")
+def kusto_client(server: Server, clients: Clients) -> Iterator[KustoManagementClient]:
+    """azure-mgmt-kusto on the session subscription (shares the session credential and log)."""
+    client = KustoManagementClient(clients.credential, server.subscription_id, **client_options(server, clients.log))
+    try:
+        yield client
+    finally:
+        client.close()
 
 
 @pytest.fixture

@@ -30,6 +30,7 @@ from typing import Iterator, Optional
 
 import pytest
 from azure.core.credentials import AccessToken
+from azure.core.rest import HttpRequest
 from azure.core.pipeline.policies import SansIOHTTPPolicy
 from azure.mgmt.network import NetworkManagementClient
 from azure.mgmt.network.models import (
@@ -275,13 +276,34 @@ class Clients:
     base_url: str
 
 
-def make_clients(srv: Server) -> Clients:
+def client_options(srv: Server, log: RequestLog) -> dict:
+    """Keyword arguments that point any azure-mgmt-* client at `srv` (and record into `log`)."""
+    return dict(base_url=srv.base_url, connection_verify=srv.ca_file, per_retry_policies=[log])
+
+
+def make_clients(srv: Server, subscription_id: Optional[str] = None) -> Clients:
+    """Resource and network clients for `subscription_id` (default: the server's subscription)."""
+    subscription_id = subscription_id or srv.subscription_id
     credential = FakeCredential()
     log = RequestLog()
-    common = dict(base_url=srv.base_url, connection_verify=srv.ca_file, per_retry_policies=[log])
-    resource = ResourceManagementClient(credential, srv.subscription_id, **common)
-    network = NetworkManagementClient(credential, srv.subscription_id, **common)
-    return Clients(resource, network, credential, log, srv.subscription_id, srv.base_url)
+    common = client_options(srv, log)
+    resource = ResourceManagementClient(credential, subscription_id, **common)
+    network = NetworkManagementClient(credential, subscription_id, **common)
+    return Clients(resource, network, credential, log, subscription_id, srv.base_url)
+
+
+def create_subscription(clients: Clients, subscription_id: str, owner: str, display_name: str) -> dict:
+    """Create a subscription owned by `owner` through privlink's admin endpoint
+    (`PUT /privlink/subscriptions/{id}`; ARM has no such operation, so no SDK model exists).
+    Sent through an SDK client's own pipeline (`send_request`), so TLS and auth are the SDK's."""
+    request = HttpRequest(
+        "PUT",
+        f"/privlink/subscriptions/{subscription_id}",
+        json={"displayName": display_name, "owner": owner},
+    )
+    response = clients.resource.send_request(request)
+    assert response.status_code == 201, f"{response.status_code}: {response.text()}"
+    return response.json()
 
 
 # --------------------------------------------------------------------------------------------

@@ -39,12 +39,19 @@ impl Specifics for Kusto {
         Ok(())
     }
 
+    fn render_top_level(&self, row: &ResourceRow, out: &mut Map<String, Value>) {
+        if let Some(sku) = crate::providers::properties(row).get("privlinkSku") {
+            out.insert("sku".into(), sku.clone());
+        }
+    }
+
     fn render(&self, row: &ResourceRow, props: &mut Map<String, Value>) {
         let name = row.id.rsplit('/').next().unwrap_or_default().to_ascii_lowercase();
         let region = crate::providers::location(row).unwrap_or_default();
         props.remove("privlinkSku");
         props.insert("uri".into(), json!(format!("https://{name}.{region}.kusto.windows.net")));
         props.insert("dataIngestionUri".into(), json!(format!("https://ingest-{name}.{region}.kusto.windows.net")));
-        props.insert("state".into(), json!("Running"));
+        let provisioning = props.get("provisioningState").and_then(Value::as_str).unwrap_or("Succeeded");
+        props.insert("state".into(), json!(if provisioning == "Updating" { "Creating" } else { "Running" }));
     }
 }

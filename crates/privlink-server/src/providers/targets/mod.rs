@@ -35,6 +35,8 @@ pub trait Specifics: Send + Sync {
         Ok(())
     }
     fn render(&self, _row: &ResourceRow, _props: &mut Map<String, Value>) {}
+    /// Top-level fields such as `kind` and `sku`.
+    fn render_top_level(&self, _row: &ResourceRow, _out: &mut Map<String, Value>) {}
 }
 
 struct Plain;
@@ -90,6 +92,10 @@ impl ResourceType for TargetType {
         props.insert("publicNetworkAccess".into(), json!(access));
         specifics(self.kind).validate(input, body, &mut props)?;
         Ok(props)
+    }
+
+    fn render_top_level(&self, row: &ResourceRow, out: &mut Map<String, Value>) {
+        specifics(self.kind).render_top_level(row, out);
     }
 
     fn render_properties(&self, tx: &mut dyn Tx, row: &ResourceRow, props: &mut Map<String, Value>) -> ArmResult<()> {

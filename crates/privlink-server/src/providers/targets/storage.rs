@@ -98,6 +98,14 @@ impl Specifics for Storage {
         Ok(())
     }
 
+    fn render_top_level(&self, row: &ResourceRow, out: &mut Map<String, Value>) {
+        out.insert("kind".into(), json!(kind_of(row)));
+        let sku =
+            crate::providers::properties(row).get("privlinkSku").and_then(Value::as_str).unwrap_or("Standard_LRS");
+        let tier = if sku.starts_with("Premium") { "Premium" } else { "Standard" };
+        out.insert("sku".into(), json!({ "name": sku, "tier": tier }));
+    }
+
     fn render(&self, row: &ResourceRow, props: &mut Map<String, Value>) {
         let name = row.id.rsplit('/').next().unwrap_or_default().to_ascii_lowercase();
         props.remove("privlinkKind");
