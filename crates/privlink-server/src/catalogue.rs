@@ -59,9 +59,69 @@ impl TargetKind {
     }
 }
 
-/// Fill a pattern for one resource.
+/// Fill a pattern for one resource. `{regionCode}` is the short geo code a few services put in
+/// their host and zone names (Backup, Site Recovery, Automation): see [`region_code`].
 pub fn expand(pattern: &str, name: &str, region: &str) -> String {
-    pattern.replace("{name}", &name.to_ascii_lowercase()).replace("{region}", &region.to_ascii_lowercase())
+    let out = pattern.replace("{name}", &name.to_ascii_lowercase()).replace("{region}", &region.to_ascii_lowercase());
+    if out.contains("{regionCode}") {
+        out.replace("{regionCode}", &region_code(region))
+    } else {
+        out
+    }
+}
+
+/// The short geo code of a region as Azure Backup, Site Recovery and Automation spell it in
+/// host and zone names (`westeurope` → `we`, `eastus2` → `eus2`). Regions missing from this
+/// table (the common ones are in it) fall back to their own lower-cased name.
+pub fn region_code(region: &str) -> String {
+    let region = region.to_ascii_lowercase().replace(' ', "");
+    let code = match region.as_str() {
+        "australiacentral" => "acl",
+        "australiacentral2" => "acl2",
+        "australiaeast" => "ae",
+        "australiasoutheast" => "ase",
+        "brazilsouth" => "brs",
+        "brazilsoutheast" => "bse",
+        "canadacentral" => "cnc",
+        "canadaeast" => "cne",
+        "centralindia" => "inc",
+        "centralus" => "cus",
+        "eastasia" => "ea",
+        "eastus" => "eus",
+        "eastus2" => "eus2",
+        "francecentral" => "frc",
+        "francesouth" => "frs",
+        "germanynorth" => "gn",
+        "germanywestcentral" => "gwc",
+        "japaneast" => "jpe",
+        "japanwest" => "jpw",
+        "koreacentral" => "krc",
+        "koreasouth" => "krs",
+        "northcentralus" => "ncus",
+        "northeurope" => "ne",
+        "norwayeast" => "nwe",
+        "norwaywest" => "nww",
+        "southafricanorth" => "san",
+        "southafricawest" => "saw",
+        "southcentralus" => "scus",
+        "southeastasia" => "sea",
+        "southindia" => "ins",
+        "swedencentral" => "sdc",
+        "switzerlandnorth" => "szn",
+        "switzerlandwest" => "szw",
+        "uaecentral" => "uac",
+        "uaenorth" => "uan",
+        "uksouth" => "uks",
+        "ukwest" => "ukw",
+        "westcentralus" => "wcus",
+        "westeurope" => "we",
+        "westindia" => "inw",
+        "westus" => "wus",
+        "westus2" => "wus2",
+        "westus3" => "wus3",
+        _ => return region,
+    };
+    code.to_string()
 }
 
 macro_rules! members {
@@ -235,6 +295,364 @@ pub static KINDS: &[TargetKind] = &[
             group!("Table", ["{name}" => "{name}.table.cosmos.azure.com", "{name}-{region}" => "{name}-{region}.table.cosmos.azure.com"], ["privatelink.table.cosmos.azure.com"]),
         ],
     ),
+    // ---- The rest of the private-endpoint overview's table (seed 001), then a few more types
+    // the reference's zone table (§7.3) and the CLI's type list (§9.2) name. Group ids are the
+    // ones the RPs' `privateLinkResources` return, not the table's display text. Real host names
+    // often carry an id (a GUID, a hash) where the emulator puts `{name}`.
+    kind(
+        "Microsoft.AppConfiguration/configurationStores",
+        "Azure App Configuration",
+        &[simple!("configurationStores", "{name}.azconfig.io", "privatelink.azconfig.io")],
+    ),
+    kind(
+        "Microsoft.Automation/automationAccounts",
+        "Azure Automation",
+        &[
+            // Real hosts are `{accountId}.webhook|agentsvc|jrds.{regionCode}.azure-automation.net`.
+            // The member names of DSCAndHybridWorker are not in the reference (assumed).
+            simple!("Webhook", "{name}.webhook.{regionCode}.azure-automation.net", "privatelink.azure-automation.net"),
+            group!(
+                "DSCAndHybridWorker",
+                [
+                    "AgentService" => "{name}.agentsvc.{regionCode}.azure-automation.net",
+                    "JRDS" => "{name}.jrds.{regionCode}.azure-automation.net",
+                ],
+                ["privatelink.azure-automation.net"]
+            ),
+        ],
+    ),
+    kind(
+        "Microsoft.Batch/batchAccounts",
+        "Azure Batch",
+        &[
+            simple!("batchAccount", "{name}.{region}.batch.azure.com", "privatelink.batch.azure.com"),
+            simple!("nodeManagement", "{name}.{region}.service.batch.azure.com", "privatelink.batch.azure.com"),
+        ],
+    ),
+    kind(
+        "Microsoft.Cache/Redis",
+        "Azure Cache for Redis",
+        &[simple!("redisCache", "{name}.redis.cache.windows.net", "privatelink.redis.cache.windows.net")],
+    ),
+    // §7.3 spells the type `RedisEnterprise`; ARM's own spelling (and the seed's) is
+    // `redisEnterprise` — lookups are case-insensitive either way. The same type backs Azure
+    // Managed Redis (`{name}.{region}.redis.azure.net`, zone privatelink.redis.azure.net): both
+    // zones are listed, the member is the Redis Enterprise host.
+    kind(
+        "Microsoft.Cache/redisEnterprise",
+        "Azure Cache for Redis Enterprise",
+        &[group!(
+            "redisEnterprise",
+            ["redisEnterprise" => "{name}.{region}.redisenterprise.cache.azure.net"],
+            ["privatelink.redisenterprise.cache.azure.net", "privatelink.redis.azure.net"]
+        )],
+    ),
+    kind(
+        "Microsoft.CognitiveServices/accounts",
+        "Azure AI services (Cognitive Services)",
+        &[group!(
+            "account",
+            ["default" => "{name}.cognitiveservices.azure.com"],
+            [
+                "privatelink.cognitiveservices.azure.com",
+                "privatelink.openai.azure.com",
+                "privatelink.services.ai.azure.com",
+            ]
+        )],
+    ),
+    // Member `diskAccess_1` as the Compute RP returns it. The public host of a disk is
+    // `md-{id}.z{n}.blob.storage.azure.net`, yet its record lives in privatelink.blob.core.windows.net:
+    // one of the non-matching names the zone test lists.
+    kind(
+        "Microsoft.Compute/diskAccesses",
+        "Azure Managed Disks",
+        &[
+            group!("disks", ["diskAccess_1" => "md-{name}.blob.storage.azure.net"], ["privatelink.blob.core.windows.net"]),
+        ],
+    ),
+    kind(
+        "Microsoft.ContainerRegistry/registries",
+        "Azure Container Registry",
+        &[group!(
+            "registry",
+            ["registry" => "{name}.azurecr.io", "registry_data_{region}" => "{name}.{region}.data.azurecr.io"],
+            ["privatelink.azurecr.io"]
+        )],
+    ),
+    // The API server's host is `{dnsPrefix}-{hash}.hcp.{region}.azmk8s.io`. §7.3's second zone,
+    // `{subzone}.privatelink.{regionName}.azmk8s.io`, is for private clusters and is left out.
+    kind(
+        "Microsoft.ContainerService/managedClusters",
+        "Azure Kubernetes Service - Kubernetes API",
+        &[simple!("management", "{name}.hcp.{region}.azmk8s.io", "privatelink.{region}.azmk8s.io")],
+    ),
+    kind(
+        "Microsoft.DBforMariaDB/servers",
+        "Azure Database for MariaDB",
+        &[simple!("mariadbServer", "{name}.mariadb.database.azure.com", "privatelink.mariadb.database.azure.com")],
+    ),
+    kind(
+        "Microsoft.DBforMySQL/servers",
+        "Azure Database for MySQL",
+        &[simple!("mysqlServer", "{name}.mysql.database.azure.com", "privatelink.mysql.database.azure.com")],
+    ),
+    kind(
+        "Microsoft.DBforMySQL/flexibleServers",
+        "Azure Database for MySQL - Flexible Server",
+        &[simple!("mysqlServer", "{name}.mysql.database.azure.com", "privatelink.mysql.database.azure.com")],
+    ),
+    kind(
+        "Microsoft.DBforPostgreSQL/servers",
+        "Azure Database for PostgreSQL - Single server",
+        &[simple!("postgresqlServer", "{name}.postgres.database.azure.com", "privatelink.postgres.database.azure.com")],
+    ),
+    kind(
+        "Microsoft.DBforPostgreSQL/flexibleServers",
+        "Azure Database for PostgreSQL - Flexible Server",
+        &[simple!("postgresqlServer", "{name}.postgres.database.azure.com", "privatelink.postgres.database.azure.com")],
+    ),
+    // Members are the names of the application and of the IoT hubs, Event Hubs and DPS it runs on
+    // (`iotc-…` in Azure); the emulator derives them from the application's name.
+    kind(
+        "Microsoft.IoTCentral/IoTApps",
+        "Azure IoT Central",
+        &[group!(
+            "iotApp",
+            [
+                "{name}" => "{name}.azureiotcentral.com",
+                "iotc-dps-{name}" => "iotc-dps-{name}.azure-devices-provisioning.net",
+                "iotc-{name}-1" => "iotc-{name}-1.azure-devices.net",
+                "iotc-{name}-2" => "iotc-{name}-2.azure-devices.net",
+                "iotc-eh-{name}-1" => "iotc-eh-{name}-1.servicebus.windows.net",
+                "iotc-eh-{name}-2" => "iotc-eh-{name}-2.servicebus.windows.net",
+            ],
+            [
+                "privatelink.azureiotcentral.com",
+                "privatelink.azure-devices.net",
+                "privatelink.servicebus.windows.net",
+                "privatelink.azure-devices-provisioning.net",
+            ]
+        )],
+    ),
+    kind(
+        "Microsoft.EventGrid/topics",
+        "Azure Event Grid topic",
+        &[simple!("topic", "{name}.{region}-1.eventgrid.azure.net", "privatelink.eventgrid.azure.net")],
+    ),
+    kind(
+        "Microsoft.EventGrid/domains",
+        "Azure Event Grid domain",
+        &[simple!("domain", "{name}.{region}-1.eventgrid.azure.net", "privatelink.eventgrid.azure.net")],
+    ),
+    kind(
+        "Microsoft.EventGrid/namespaces",
+        "Azure Event Grid namespace",
+        &[
+            simple!("topic", "{name}.{region}-1.eventgrid.azure.net", "privatelink.eventgrid.azure.net"),
+            simple!("topicSpace", "{name}.{region}-1.ts.eventgrid.azure.net", "privatelink.ts.eventgrid.azure.net"),
+        ],
+    ),
+    kind(
+        "Microsoft.EventGrid/partnerNamespaces",
+        "Azure Event Grid partner namespace",
+        &[simple!("partnernamespace", "{name}.{region}-1.eventgrid.azure.net", "privatelink.eventgrid.azure.net")],
+    ),
+    // The gateway's IP also answers for `{name}-int.azurehdinsight.net`; one member per group here.
+    kind(
+        "Microsoft.HDInsight/clusters",
+        "Azure HDInsight",
+        &[
+            simple!("gateway", "{name}.azurehdinsight.net", "privatelink.azurehdinsight.net"),
+            simple!("headnode", "{name}-ssh.azurehdinsight.net", "privatelink.azurehdinsight.net"),
+        ],
+    ),
+    // §7.3 names privatelink.azurehealthcareapis.com for HealthcareApis workspaces; the
+    // Azure API for FHIR (services) uses the same zone (assumed: the reference is silent).
+    kind(
+        "Microsoft.HealthcareApis/services",
+        "Azure API for FHIR",
+        &[simple!("fhir", "{name}.azurehealthcareapis.com", "privatelink.azurehealthcareapis.com")],
+    ),
+    // Real hosts carry the workspace id: `{id}.workspace.{region}.api.azureml.ms`,
+    // `{id}.workspace.{region}.cert.api.azureml.ms`, `ml-{name}-{region}-{id}.{region}.notebooks.azure.net`.
+    // The member names are not in the reference (assumed).
+    kind(
+        "Microsoft.MachineLearningServices/workspaces",
+        "Azure Machine Learning",
+        &[group!(
+            "amlworkspace",
+            [
+                "api" => "{name}.workspace.{region}.api.azureml.ms",
+                "cert" => "{name}.workspace.{region}.cert.api.azureml.ms",
+                "notebook" => "ml-{name}-{region}.{region}.notebooks.azure.net",
+            ],
+            ["privatelink.api.azureml.ms", "privatelink.notebooks.azure.net"]
+        )],
+    ),
+    // Azure Migrate: the group is `Default` for both project types; one member, host assumed
+    // (real ones are `{id}-agent.{regionCode}.prod.migration.windowsazure.com` and siblings).
+    kind(
+        "Microsoft.Migrate/assessmentProjects",
+        "Azure Migrate assessment project",
+        &[simple!("Default", "{name}.prod.migration.windowsazure.com", "privatelink.prod.migration.windowsazure.com")],
+    ),
+    kind(
+        "Microsoft.Migrate/migrateProjects",
+        "Azure Migrate project",
+        &[simple!("Default", "{name}.prod.migration.windowsazure.com", "privatelink.prod.migration.windowsazure.com")],
+    ),
+    // Private Application Gateway frontend: no Azure-provided private name and no recommended
+    // zone. The member's FQDN is the public IP's DNS-label style name (an assumption), and the
+    // Network RP answers without `systemData`.
+    TargetKind {
+        system_data: false,
+        ..kind(
+            "Microsoft.Network/applicationGateways",
+            "Application Gateway",
+            &[group!("appGwPrivateFrontendIp", ["appGwPrivateFrontendIp" => "{name}.{region}.cloudapp.azure.com"], [])],
+        )
+    },
+    // Power BI's hosts carry the tenant id; one member per zone here (names assumed).
+    kind(
+        "Microsoft.PowerBI/privateLinkServicesForPowerBI",
+        "Power BI",
+        &[group!(
+            "tenant",
+            [
+                "tenant" => "{name}-api.analysis.windows.net",
+                "capacity" => "{name}.pbidedicated.windows.net",
+                "powerquery" => "{name}.tip1.powerquery.microsoft.com",
+            ],
+            [
+                "privatelink.analysis.windows.net",
+                "privatelink.pbidedicated.windows.net",
+                "privatelink.tip1.powerquery.microsoft.com",
+            ]
+        )],
+    ),
+    // The portal's real public host is the shared `web.purview.azure.com` (record `web` in
+    // privatelink.purviewstudio.azure.com); a per-account name keeps two accounts' records apart.
+    kind(
+        "Microsoft.Purview/accounts",
+        "Microsoft Purview",
+        &[
+            simple!("account", "{name}.purview.azure.com", "privatelink.purview.azure.com"),
+            simple!("portal", "{name}.purviewstudio.azure.com", "privatelink.purviewstudio.azure.com"),
+        ],
+    ),
+    // Members as the RP names them (backup-…, SiteRecovery-…); hosts are
+    // `{vaultId}-ab-pod01-{x}.{regionCode}.backup.windowsazure.com` and
+    // `{vaultId}-asr-pod01-{x}.{regionCode}.siterecovery.windowsazure.com`. `AzureBackup_secondary`
+    // (cross-region restore, in the paired region) is not modelled.
+    kind(
+        "Microsoft.RecoveryServices/vaults",
+        "Azure Backup and Site Recovery",
+        &[
+            group!(
+                "AzureBackup",
+                [
+                    "backup-fab1" => "{name}-ab-pod01-fab1.{regionCode}.backup.windowsazure.com",
+                    "backup-rec2" => "{name}-ab-pod01-rec2.{regionCode}.backup.windowsazure.com",
+                    "backup-prot1" => "{name}-ab-pod01-prot1.{regionCode}.backup.windowsazure.com",
+                    "backup-ecs1" => "{name}-ab-pod01-ecs1.{regionCode}.backup.windowsazure.com",
+                    "backup-tel1" => "{name}-ab-pod01-tel1.{regionCode}.backup.windowsazure.com",
+                    "backup-wbcm1" => "{name}-ab-pod01-wbcm1.{regionCode}.backup.windowsazure.com",
+                    "backup-fc1" => "{name}-ab-pod01-fc1.{regionCode}.backup.windowsazure.com",
+                    "backup-id1" => "{name}-ab-pod01-id1.{regionCode}.backup.windowsazure.com",
+                ],
+                [
+                    "privatelink.{regionCode}.backup.windowsazure.com",
+                    "privatelink.queue.core.windows.net",
+                    "privatelink.blob.core.windows.net",
+                ]
+            ),
+            group!(
+                "AzureSiteRecovery",
+                [
+                    "SiteRecovery-tel1" => "{name}-asr-pod01-tel1.{regionCode}.siterecovery.windowsazure.com",
+                    "SiteRecovery-prot2" => "{name}-asr-pod01-prot2.{regionCode}.siterecovery.windowsazure.com",
+                    "SiteRecovery-srs1" => "{name}-asr-pod01-srs1.{regionCode}.siterecovery.windowsazure.com",
+                    "SiteRecovery-rcm1" => "{name}-asr-pod01-rcm1.{regionCode}.siterecovery.windowsazure.com",
+                    "SiteRecovery-id1" => "{name}-asr-pod01-id1.{regionCode}.siterecovery.windowsazure.com",
+                ],
+                ["privatelink.siterecovery.windowsazure.com"]
+            ),
+        ],
+    ),
+    kind(
+        "Microsoft.Search/searchServices",
+        "Azure AI Search",
+        &[simple!("searchService", "{name}.search.windows.net", "privatelink.search.windows.net")],
+    ),
+    kind(
+        "Microsoft.SignalRService/SignalR",
+        "Azure SignalR Service",
+        &[simple!("signalr", "{name}.service.signalr.net", "privatelink.service.signalr.net")],
+    ),
+    kind(
+        "Microsoft.SignalRService/WebPubSub",
+        "Azure Web PubSub",
+        &[simple!("webpubsub", "{name}.webpubsub.azure.com", "privatelink.webpubsub.azure.com")],
+    ),
+    kind(
+        "Microsoft.StorageSync/storageSyncServices",
+        "Azure File Sync",
+        &[simple!("afs", "{name}.{region}.afs.azure.net", "privatelink.afs.azure.net")],
+    ),
+    // Azure puts both names on one IP (one member, `sites`); a member here has one FQDN, so the
+    // SCM site is a second member.
+    kind(
+        "Microsoft.Web/sites",
+        "Azure App Service",
+        &[group!(
+            "sites",
+            ["sites" => "{name}.azurewebsites.net", "scm" => "{name}.scm.azurewebsites.net"],
+            ["privatelink.azurewebsites.net"]
+        )],
+    ),
+    // The reference has no zone for App Service Environments: privatelink.appserviceenvironment.net
+    // is assumed, after the environment's `{name}.appserviceenvironment.net` domain.
+    kind(
+        "Microsoft.Web/hostingEnvironments",
+        "Azure App Service Environment",
+        &[simple!("hostingEnvironments", "{name}.appserviceenvironment.net", "privatelink.appserviceenvironment.net")],
+    ),
+    // Newer sites get a partition (`{name}.{partitionId}.azurestaticapps.net`, zone
+    // privatelink.{partitionId}.azurestaticapps.net); the emulator uses the partition-less form.
+    kind(
+        "Microsoft.Web/staticSites",
+        "Azure Static Web Apps",
+        &[simple!("staticSites", "{name}.azurestaticapps.net", "privatelink.azurestaticapps.net")],
+    ),
+    kind(
+        "Microsoft.Media/mediaservices",
+        "Azure Media Services",
+        &[
+            simple!("keydelivery", "{name}.keydelivery.{region}.media.azure.net", "privatelink.media.azure.net"),
+            simple!("liveevent", "{name}.channel.media.azure.net", "privatelink.media.azure.net"),
+            simple!("streamingendpoint", "{name}.streaming.media.azure.net", "privatelink.media.azure.net"),
+        ],
+    ),
+    kind(
+        "Microsoft.ApiManagement/service",
+        "Azure API Management",
+        &[simple!("Gateway", "{name}.azure-api.net", "privatelink.azure-api.net")],
+    ),
+    // The environment's default domain is `{adjective-hash}.{region}.azurecontainerapps.io`.
+    kind(
+        "Microsoft.App/managedEnvironments",
+        "Azure Container Apps environment",
+        &[simple!(
+            "managedEnvironments",
+            "{name}.{region}.azurecontainerapps.io",
+            "privatelink.{region}.azurecontainerapps.io"
+        )],
+    ),
+    kind(
+        "Microsoft.DocumentDB/mongoClusters",
+        "Azure Cosmos DB for MongoDB (vCore)",
+        &[simple!("MongoCluster", "{name}.mongocluster.cosmos.azure.com", "privatelink.mongocluster.cosmos.azure.com")],
+    ),
 ];
 
 /// The catalogue entry for a type (matched case-insensitively).
@@ -293,7 +711,9 @@ mod tests {
             assert!(!kind.groups.is_empty(), "{} has no groups", kind.type_name);
             for group in kind.groups {
                 assert!(!group.members.is_empty(), "{}/{} has no members", kind.type_name, group.id);
-                assert!(!group.zones.is_empty(), "{}/{} has no zones", kind.type_name, group.id);
+                // A private Application Gateway frontend has no recommended zone.
+                let zoneless = kind.type_name == "Microsoft.Network/applicationGateways";
+                assert!(zoneless || !group.zones.is_empty(), "{}/{} has no zones", kind.type_name, group.id);
                 for zone in group.zones {
                     assert!(zone.starts_with("privatelink") || zone.contains(".privatelink."), "{zone}");
                 }
@@ -323,5 +743,197 @@ mod tests {
         );
         assert!(api_versions().contains(&"2021-08-27"));
         assert!(api_versions().contains(&"2026-09-01"));
+    }
+
+    #[test]
+    fn region_codes_expand() {
+        assert_eq!(region_code("WestEurope"), "we");
+        assert_eq!(region_code("east us 2"), "eus2");
+        assert_eq!(region_code("narnia"), "narnia");
+        let vault = find("Microsoft.RecoveryServices/vaults").unwrap();
+        let backup = vault.group("azurebackup").unwrap();
+        assert_eq!(expand(backup.zones[0], "v1", "westeurope"), "privatelink.we.backup.windowsazure.com");
+        assert_eq!(expand(backup.members[6].fqdn, "V1", "eastus2"), "v1-ab-pod01-fc1.eus2.backup.windowsazure.com");
+        let acr = find("microsoft.containerregistry/registries").unwrap();
+        let members: Vec<String> =
+            acr.group("registry").unwrap().members.iter().map(|m| expand(m.name, "cr1", "WestEurope")).collect();
+        assert_eq!(members, ["registry", "registry_data_westeurope"]);
+    }
+
+    /// Every type of the private-endpoint overview's table (seed 001), by canonical name, plus
+    /// Device Update and Data Factory.
+    const SEED_001_TYPES: &[&str] = &[
+        "Microsoft.AppConfiguration/configurationStores",
+        "Microsoft.Automation/automationAccounts",
+        "Microsoft.DocumentDB/databaseAccounts",
+        "Microsoft.Batch/batchAccounts",
+        "Microsoft.Cache/Redis",
+        "Microsoft.Cache/redisEnterprise",
+        "Microsoft.CognitiveServices/accounts",
+        "Microsoft.Compute/diskAccesses",
+        "Microsoft.ContainerRegistry/registries",
+        "Microsoft.ContainerService/managedClusters",
+        "Microsoft.DataFactory/factories",
+        "Microsoft.Kusto/clusters",
+        "Microsoft.DBforMariaDB/servers",
+        "Microsoft.DBforMySQL/servers",
+        "Microsoft.DBforPostgreSQL/servers",
+        "Microsoft.Devices/provisioningServices",
+        "Microsoft.Devices/IotHubs",
+        "Microsoft.IoTCentral/IoTApps",
+        "Microsoft.DigitalTwins/digitalTwinsInstances",
+        "Microsoft.EventGrid/domains",
+        "Microsoft.EventGrid/topics",
+        "Microsoft.EventHub/namespaces",
+        "Microsoft.HDInsight/clusters",
+        "Microsoft.HealthcareApis/services",
+        "Microsoft.KeyVault/managedHSMs",
+        "Microsoft.KeyVault/vaults",
+        "Microsoft.MachineLearningServices/workspaces",
+        "Microsoft.Migrate/assessmentProjects",
+        "Microsoft.Network/applicationGateways",
+        "Microsoft.PowerBI/privateLinkServicesForPowerBI",
+        "Microsoft.Purview/accounts",
+        "Microsoft.RecoveryServices/vaults",
+        "Microsoft.Relay/namespaces",
+        "Microsoft.Search/searchServices",
+        "Microsoft.ServiceBus/namespaces",
+        "Microsoft.SignalRService/SignalR",
+        "Microsoft.SignalRService/WebPubSub",
+        "Microsoft.Sql/servers",
+        "Microsoft.Storage/storageAccounts",
+        "Microsoft.StorageSync/storageSyncServices",
+        "Microsoft.Synapse/privateLinkHubs",
+        "Microsoft.Synapse/workspaces",
+        "Microsoft.Web/hostingEnvironments",
+        "Microsoft.Web/sites",
+        "Microsoft.Web/staticSites",
+        "Microsoft.Media/mediaservices",
+        "Microsoft.DeviceUpdate/accounts",
+    ];
+
+    #[test]
+    fn the_catalogue_covers_the_overview_table() {
+        assert!(KINDS.len() >= 50, "only {} types", KINDS.len());
+        for type_name in SEED_001_TYPES {
+            let kind = find(type_name).unwrap_or_else(|| panic!("{type_name} is not catalogued"));
+            assert_eq!(kind.type_name, *type_name, "canonical spelling");
+        }
+        // Microsoft.Network/privateLinkServices (the table's "your own service") is the Network
+        // provider's own type, not a catalogue entry.
+        assert!(find("Microsoft.Network/privateLinkServices").is_none());
+        let group_ids = |t: &str| find(t).unwrap().group_ids();
+        assert_eq!(group_ids("Microsoft.Batch/batchAccounts"), ["batchAccount", "nodeManagement"]);
+        assert_eq!(group_ids("Microsoft.RecoveryServices/vaults"), ["AzureBackup", "AzureSiteRecovery"]);
+        assert_eq!(group_ids("Microsoft.Automation/automationAccounts"), ["Webhook", "DSCAndHybridWorker"]);
+        assert_eq!(group_ids("Microsoft.Purview/accounts"), ["account", "portal"]);
+        assert_eq!(group_ids("Microsoft.Media/mediaservices"), ["keydelivery", "liveevent", "streamingendpoint"]);
+        assert_eq!(group_ids("Microsoft.Compute/diskAccesses"), ["disks"]);
+        assert!(!find("Microsoft.Network/applicationGateways").unwrap().system_data);
+    }
+
+    /// The public domain a recommended zone is the `privatelink.` form of, if it is one
+    /// (`privatelink.blob.core.windows.net` → `blob.core.windows.net`).
+    fn public_domain(zone: &str) -> Option<&str> {
+        zone.strip_prefix("privatelink.")
+    }
+
+    /// Members whose public name is not under any of their group's zones' public domains; each
+    /// is documented (the record still goes into the listed zone).
+    const NOT_UNDER_THEIR_ZONE: &[(&str, &str)] = &[
+        // `{name}.vault.azure.net` CNAMEs to `{name}.privatelink.vaultcore.azure.net`.
+        ("Microsoft.KeyVault/vaults", "default"),
+        // `md-….blob.storage.azure.net`, record in privatelink.blob.core.windows.net.
+        ("Microsoft.Compute/diskAccesses", "diskAccess_1"),
+    ];
+
+    #[test]
+    fn member_fqdns_sit_under_their_zones() {
+        for kind in KINDS {
+            for group in kind.groups {
+                let domains: Vec<&str> = group.zones.iter().filter_map(|z| public_domain(z)).collect();
+                if domains.is_empty() {
+                    continue;
+                }
+                for m in group.members {
+                    let under = domains.iter().any(|d| m.fqdn.ends_with(&format!(".{d}")));
+                    let excepted = NOT_UNDER_THEIR_ZONE.contains(&(kind.type_name, m.name));
+                    assert!(
+                        under != excepted,
+                        "{}/{} member {}: {} {} under {:?}",
+                        kind.type_name,
+                        group.id,
+                        m.name,
+                        m.fqdn,
+                        if under { "is (drop the exception)" } else { "is not" },
+                        domains
+                    );
+                }
+            }
+        }
+    }
+
+    /// Members whose public name has more than one label in front of its zone's domain: mapping
+    /// `{first label}.privatelink.{rest}` does not land in the zone for these; Azure inserts
+    /// `privatelink.` in front of the zone's domain instead (`a.b.batch.azure.com` →
+    /// `a.b.privatelink.batch.azure.com`, record `a.b` in privatelink.batch.azure.com).
+    const MULTI_LABEL: &[(&str, &str)] = &[
+        ("Microsoft.Storage/storageAccounts", "web"),
+        ("Microsoft.Storage/storageAccounts", "web_secondary"),
+        ("Microsoft.DigitalTwins/digitalTwinsInstances", "API"),
+        ("Microsoft.DataFactory/factories", "dataFactory"),
+        ("Microsoft.Automation/automationAccounts", "Webhook"),
+        ("Microsoft.Automation/automationAccounts", "AgentService"),
+        ("Microsoft.Automation/automationAccounts", "JRDS"),
+        ("Microsoft.Batch/batchAccounts", "batchAccount"),
+        ("Microsoft.Batch/batchAccounts", "nodeManagement"),
+        ("Microsoft.Cache/redisEnterprise", "redisEnterprise"),
+        ("Microsoft.ContainerRegistry/registries", "registry_data_{region}"),
+        ("Microsoft.ContainerService/managedClusters", "management"),
+        ("Microsoft.EventGrid/topics", "topic"),
+        ("Microsoft.EventGrid/domains", "domain"),
+        ("Microsoft.EventGrid/namespaces", "topic"),
+        ("Microsoft.EventGrid/namespaces", "topicSpace"),
+        ("Microsoft.EventGrid/partnerNamespaces", "partnernamespace"),
+        ("Microsoft.MachineLearningServices/workspaces", "api"),
+        ("Microsoft.MachineLearningServices/workspaces", "cert"),
+        ("Microsoft.MachineLearningServices/workspaces", "notebook"),
+        ("Microsoft.RecoveryServices/vaults", "SiteRecovery-tel1"),
+        ("Microsoft.RecoveryServices/vaults", "SiteRecovery-prot2"),
+        ("Microsoft.RecoveryServices/vaults", "SiteRecovery-srs1"),
+        ("Microsoft.RecoveryServices/vaults", "SiteRecovery-rcm1"),
+        ("Microsoft.RecoveryServices/vaults", "SiteRecovery-id1"),
+        ("Microsoft.StorageSync/storageSyncServices", "afs"),
+        ("Microsoft.Web/sites", "scm"),
+        ("Microsoft.Media/mediaservices", "keydelivery"),
+        ("Microsoft.Media/mediaservices", "liveevent"),
+        ("Microsoft.Media/mediaservices", "streamingendpoint"),
+    ];
+
+    #[test]
+    fn first_label_mapping_lands_in_the_zone_except_for_multi_label_names() {
+        let mut multi = Vec::new();
+        for kind in KINDS {
+            for group in kind.groups {
+                let domains: Vec<&str> = group.zones.iter().filter_map(|z| public_domain(z)).collect();
+                for m in group.members {
+                    let Some(domain) = domains.iter().find(|d| m.fqdn.ends_with(&format!(".{d}"))) else {
+                        continue;
+                    };
+                    let (first, rest) = m.fqdn.split_once('.').unwrap();
+                    assert!(!first.is_empty(), "{}", m.fqdn);
+                    if rest != *domain {
+                        multi.push((kind.type_name, m.name));
+                    }
+                }
+            }
+        }
+        let expected: Vec<(&str, &str)> = MULTI_LABEL.to_vec();
+        for pair in &multi {
+            assert!(expected.contains(pair), "{pair:?} has a multi-label name: add it to MULTI_LABEL");
+        }
+        for pair in &expected {
+            assert!(multi.contains(pair), "{pair:?} is not multi-label: drop it from MULTI_LABEL");
+        }
     }
 }

@@ -60,6 +60,21 @@ pub fn ensure_scope(tx: &mut dyn Tx, id: &ResourceId) -> ArmResult<()> {
     Ok(())
 }
 
+/// Writes need a resource group that is not being deleted.
+fn ensure_group_writable(tx: &mut dyn Tx, id: &ResourceId) -> ArmResult<()> {
+    let (Some(rg), true) = (&id.resource_group, id.provider.is_some()) else { return Ok(()) };
+    let group = tx.get(&ResourceId::resource_group(&id.subscription, rg).key())?;
+    if group.as_ref().and_then(|g| crate::providers::properties(g).get("provisioningState")).and_then(Value::as_str)
+        == Some("Deleting")
+    {
+        return Err(ArmError::Conflict {
+            code: "ResourceGroupBeingDeleted",
+            message: format!("The resource group '{rg}' is in deprovisioning state and cannot perform this operation."),
+        });
+    }
+    Ok(())
+}
+
 /// A row in a non-terminal state blocks further writes, as in Azure; the error names the
 /// operation to poll.
 fn ensure_idle(tx: &mut dyn Tx, row: &ResourceRow, req: &ArmRequest) -> ArmResult<()> {
@@ -224,6 +239,7 @@ pub async fn put(state: &AppState, req: &ArmRequest, id: ResourceId) -> ArmResul
     let (created, row, rendered, operation) = state
         .write(lro, move |w| {
             ensure_scope(w.tx, &id)?;
+            ensure_group_writable(w.tx, &id)?;
             registration::ensure_registered(w.tx, &id)?;
             let key = id.key();
             let existing = w.get(&key)?;
@@ -347,6 +363,7 @@ pub async fn patch(state: &AppState, req: &ArmRequest, id: ResourceId) -> ArmRes
     let (row, rendered) = state
         .write(false, move |w| {
             ensure_scope(w.tx, &id)?;
+            ensure_group_writable(w.tx, &id)?;
             let existing = w.get(&id.key())?.ok_or_else(|| not_found(&id, ty.type_name()))?;
             arm::check_preconditions(req2.if_match.as_deref(), req2.if_none_match.as_deref(), Some(&existing.etag))?;
             ensure_idle(w.tx, &existing, &req2)?;
@@ -404,7 +421,7 @@ pub async fn delete(state: &AppState, req: &ArmRequest, id: ResourceId) -> ArmRe
                 }
             }
             ensure_idle(w.tx, &row, &req2)?;
-            check_tree_deletable(w, &row)?;
+            w.check_tree_deletable(&row)?;
             if !lro {
                 w.remove_tree(&row.key)?;
                 return Ok(Some((row, None)));
@@ -442,18 +459,6 @@ pub async fn delete(state: &AppState, req: &ArmRequest, id: ResourceId) -> ArmRe
             ))
         }
     }
-}
-
-/// Every resource in the tree must agree to be deleted.
-fn check_tree_deletable(w: &mut Write<'_>, root: &ResourceRow) -> ArmResult<()> {
-    let mut rows = w.tx.list_prefix(&format!("{}/", root.key))?;
-    rows.push(root.clone());
-    for row in &rows {
-        if let Some(ty) = w.registry.get(&row.type_key).cloned() {
-            ty.check_delete(w, row, &root.key)?;
-        }
-    }
-    Ok(())
 }
 
 /// GET a collection, one page at a time.

@@ -50,6 +50,12 @@ impl Reconciler {
     /// The background loop: run what is due, then sleep until the next item is due, new work
     /// arrives, or shutdown.
     pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        let this = self.clone();
+        match tokio::task::spawn_blocking(move || this.adopt_unscheduled()).await {
+            Ok(Ok(n)) if n > 0 => tracing::info!(operations = n, "scheduled operations accepted under manual timing"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "could not schedule waiting operations"),
+            _ => {}
+        }
         loop {
             let this = self.clone();
             let next_due = tokio::task::spawn_blocking(move || {
@@ -74,6 +80,23 @@ impl Reconciler {
                 return;
             }
         }
+    }
+
+    /// Work accepted under `manual` timing waits forever; a server started with another timing
+    /// schedules it as if it had just been accepted. Blocking; run once at start.
+    pub fn adopt_unscheduled(&self) -> ArmResult<usize> {
+        if self.settings.timing == Timing::Manual {
+            return Ok(0);
+        }
+        let due = self.due_time(now_millis());
+        privlink_store::write(&*self.store, |tx| {
+            let waiting: Vec<WorkItem> =
+                tx.work_all(1_000_000)?.into_iter().filter(|w| w.not_before == i64::MAX).collect();
+            for item in &waiting {
+                tx.work_reschedule(&item.id, due, item.attempts)?;
+            }
+            Ok::<_, ArmError>(waiting.len())
+        })
     }
 
     /// Execute every item due at `now`. Blocking.
@@ -191,6 +214,16 @@ fn apply(w: &mut Write<'_>, item: &WorkItem) -> ArmResult<&'static str> {
             Ok("Succeeded")
         }
         WORK_DELETE => {
+            let Some(root) = w.get(&item.resource_key)? else { return Ok("Succeeded") };
+            // Something may have started using the resource since the delete was accepted.
+            if let Err(e) = w.check_tree_deletable(&root) {
+                let mut row = root;
+                if let Some(Value::Object(props)) = row.body.get_mut("properties") {
+                    props.insert("provisioningState".into(), json!("Succeeded"));
+                }
+                w.tx.put(&row)?;
+                return Err(e);
+            }
             w.remove_tree(&item.resource_key)?;
             Ok("Succeeded")
         }
@@ -203,7 +236,7 @@ fn apply(w: &mut Write<'_>, item: &WorkItem) -> ArmResult<&'static str> {
 
 fn finish(w: &mut Write<'_>, item: &WorkItem, status: &str, error: Option<Value>) -> ArmResult<()> {
     w.tx.work_complete(&item.id)?;
-    if status == "Failed" {
+    if status == "Failed" && item.kind != WORK_DELETE {
         // The resource shows the failure too, so a GET tells the same story as the operation.
         if let Some(mut row) = w.get(&item.resource_key)? {
             if let Some(Value::Object(props)) = row.body.get_mut("properties") {

@@ -41,14 +41,7 @@ async fn arm_fallback(State(state): State<AppState>, request: Request<Body>) -> 
             .into_response()
         }
     };
-    let host = parts
-        .headers
-        .get(http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .map(str::to_string)
-        .or_else(|| parts.uri.authority().map(|a| a.to_string()))
-        .unwrap_or_else(|| "127.0.0.1".into());
-    let scheme = if state.defaults.insecure_http { "http" } else { "https" };
+    let base_url = arm::base_url(&parts.headers, &parts.uri, state.defaults.insecure_http);
     let raw_path = parts.uri.path().to_string();
     let path = match ArmPath::parse(&raw_path) {
         Ok(p) => p,
@@ -62,7 +55,7 @@ async fn arm_fallback(State(state): State<AppState>, request: Request<Body>) -> 
         query: arm::parse_query(parts.uri.query()),
         if_match: header("if-match"),
         if_none_match: header("if-none-match"),
-        base_url: format!("{scheme}://{host}"),
+        base_url,
         body,
     };
     let started = std::time::Instant::now();
@@ -337,9 +330,7 @@ async fn metadata_endpoints(State(state): State<AppState>, request: Request<Body
     {
         return e.into_response();
     }
-    let host = request.headers().get(http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1");
-    let scheme = if state.defaults.insecure_http { "http" } else { "https" };
-    let base = format!("{scheme}://{host}");
+    let base = arm::base_url(request.headers(), request.uri(), state.defaults.insecure_http);
     let audiences =
         json!(["https://management.core.windows.net/", "https://management.azure.com/", format!("{base}/")]);
     let body = json!({

@@ -1,5 +1,9 @@
-//! PostgreSQL backend: a pool of connections, serializable write transactions retried on
-//! serialization failures, deadlocks and unique violations (all mean "a concurrent writer won").
+//! PostgreSQL backend: a bounded pool of connections; reads run concurrently in repeatable-read
+//! snapshots; write transactions take one transaction-scoped advisory lock before anything else,
+//! so writers run one at a time (the model SQLite has too) and every write sees all earlier
+//! commits. The primary keys (e.g. one owner per IP address) still guard correctness in the
+//! database itself, and a transaction that conflicts anyway (a deadlock, a unique violation,
+//! another process on the same database) is retried.
 //!
 //! The URL may carry a privlink-specific `schema=NAME` query parameter: the schema is created if
 //! missing and used as the search path, so several servers (or tests) can share one database.
@@ -19,13 +23,23 @@ use crate::tx::SqlTx;
 use crate::{Change, Result, Store, StoreError, Tx};
 
 const MAX_ATTEMPTS: u32 = 64;
-const POOL_SIZE: usize = 32;
+/// Connections open at once; callers beyond that wait for one to come back. Keeps privlink well
+/// under PostgreSQL's `max_connections` (100 by default) however many requests arrive together.
+const MAX_CONNECTIONS: usize = 24;
 
 pub struct PostgresStore {
     config: postgres::Config,
     schema: Option<String>,
-    pool: Mutex<Vec<PgConn>>,
+    pool: Mutex<Pool>,
+    returned: parking_lot::Condvar,
     changes: broadcast::Sender<Change>,
+}
+
+#[derive(Default)]
+struct Pool {
+    idle: Vec<PgConn>,
+    /// Connections open, idle or in use.
+    open: usize,
 }
 
 struct PgConn {
@@ -56,7 +70,11 @@ fn backend_err(e: postgres::Error) -> StoreError {
             return StoreError::Retry;
         }
     }
-    StoreError::Backend(format!("postgres: {e}"))
+    // `Display` of a database error hides its SQLSTATE and detail; keep them for the log.
+    match e.as_db_error() {
+        Some(db) => StoreError::Backend(format!("postgres: {} (SQLSTATE {})", db.message(), db.code().code())),
+        None => StoreError::Backend(format!("postgres: {e}")),
+    }
 }
 
 /// Split the privlink-only `schema=` parameter off the URL.
@@ -92,10 +110,26 @@ impl PostgresStore {
             url.parse().map_err(|e| StoreError::Backend(format!("invalid postgres url: {e}")))?;
         config.connect_timeout(Duration::from_secs(10));
         let (changes, _) = broadcast::channel(8192);
-        let store = PostgresStore { config, schema, pool: Mutex::new(Vec::new()), changes };
+        if let Some(schema) = &schema {
+            // Validated in split_schema: letters, digits and underscores only.
+            let mut client = config.connect(NoTls).map_err(backend_err)?;
+            client
+                .batch_execute(&format!("SET client_min_messages TO error; CREATE SCHEMA IF NOT EXISTS {schema}"))
+                .map_err(backend_err)?;
+        }
+        let store = PostgresStore {
+            config,
+            schema,
+            pool: Mutex::new(Pool::default()),
+            returned: parking_lot::Condvar::new(),
+            changes,
+        };
         let mut conn = store.connect()?;
         store.migrate(&mut conn)?;
-        store.pool.lock().push(conn);
+        let mut pool = store.pool.lock();
+        pool.idle.push(conn);
+        pool.open = 1;
+        drop(pool);
         Ok(store)
     }
 
@@ -103,10 +137,9 @@ impl PostgresStore {
         let mut client = self.config.connect(NoTls).map_err(backend_err)?;
         if let Some(schema) = &self.schema {
             // The name was validated in split_schema: letters, digits and underscores only.
-            client
-                .batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}; SET search_path TO {schema}"))
-                .map_err(backend_err)?;
+            client.batch_execute(&format!("SET search_path TO {schema}")).map_err(backend_err)?;
         }
+        client.batch_execute("SET client_min_messages TO error").map_err(backend_err)?;
         Ok(PgConn { client: std::mem::ManuallyDrop::new(client), statements: HashMap::new() })
     }
 
@@ -141,19 +174,36 @@ impl PostgresStore {
     }
 
     fn take(&self) -> Result<PgConn> {
-        if let Some(conn) = self.pool.lock().pop() {
-            if !conn.client.is_closed() {
-                return Ok(conn);
+        let mut pool = self.pool.lock();
+        loop {
+            if let Some(conn) = pool.idle.pop() {
+                if !conn.client.is_closed() {
+                    return Ok(conn);
+                }
+                pool.open -= 1;
+                continue;
             }
+            if pool.open < MAX_CONNECTIONS {
+                pool.open += 1;
+                drop(pool);
+                return self.connect().inspect_err(|_| {
+                    self.pool.lock().open -= 1;
+                    self.returned.notify_one();
+                });
+            }
+            self.returned.wait(&mut pool);
         }
-        self.connect()
     }
 
     fn give_back(&self, conn: PgConn) {
         let mut pool = self.pool.lock();
-        if pool.len() < POOL_SIZE && !conn.client.is_closed() {
-            pool.push(conn);
+        if conn.client.is_closed() {
+            pool.open -= 1;
+        } else {
+            pool.idle.push(conn);
         }
+        drop(pool);
+        self.returned.notify_one();
     }
 
     fn run(&self, begin: &str, f: &mut dyn FnMut(&mut dyn Tx) -> Result<()>) -> Result<Vec<Change>> {
@@ -161,7 +211,10 @@ impl PostgresStore {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            conn.client.batch_execute(begin).map_err(backend_err)?;
+            if let Err(e) = conn.client.batch_execute(begin) {
+                self.give_back(conn);
+                return Err(backend_err(e));
+            }
             let mut tx = SqlTx::new(PgSql { conn: &mut conn, retry: false });
             let result = f(&mut tx);
             let retry = tx.sql.retry;
@@ -282,7 +335,7 @@ impl Store for PostgresStore {
     }
 
     fn write_tx(&self, f: &mut dyn FnMut(&mut dyn Tx) -> Result<()>) -> Result<()> {
-        let changes = self.run("BEGIN ISOLATION LEVEL SERIALIZABLE", f)?;
+        let changes = self.run("BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock(7173)", f)?;
         for change in changes {
             let _ = self.changes.send(change);
         }

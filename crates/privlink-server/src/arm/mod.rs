@@ -96,6 +96,19 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// `scheme://host:port` as the client reached us: `Host` for HTTP/1.1, the URI authority for
+/// HTTP/2. The base of every absolute URL handed out (operation URLs, `nextLink`).
+pub fn base_url(headers: &HeaderMap, uri: &http::Uri, insecure_http: bool) -> String {
+    let host = headers
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_string)
+        .or_else(|| uri.authority().map(|a| a.to_string()))
+        .unwrap_or_else(|| "127.0.0.1".into());
+    let scheme = if insecure_http { "http" } else { "https" };
+    format!("{scheme}://{host}")
+}
+
 /// A fresh Network-style weak ETag.
 pub fn new_etag() -> String {
     format!("W/\"{}\"", uuid::Uuid::new_v4())
@@ -156,16 +169,33 @@ pub fn operation_urls(
 }
 
 /// Opaque `$skipToken`: the key the next page starts after.
+/// Opaque `$skipToken`: the key the next page starts after, with a check value so that a token
+/// privlink did not hand out is refused rather than silently cutting a list short.
 pub fn encode_skip_token(last_key: &str) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(last_key.as_bytes())
+    let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    format!("{}.{:016x}", engine.encode(last_key.as_bytes()), skip_token_check(last_key))
 }
 
 pub fn decode_skip_token(token: &str) -> ArmResult<String> {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(token.as_bytes())
+    let invalid = || ArmError::invalid("InvalidSkipToken", format!("The $skipToken '{token}' is not valid."));
+    let (encoded, check) = token.split_once('.').ok_or_else(invalid)?;
+    let key = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(encoded.as_bytes())
         .ok()
         .and_then(|b| String::from_utf8(b).ok())
-        .ok_or_else(|| ArmError::invalid("InvalidSkipToken", format!("The $skipToken '{token}' is not valid.")))
+        .ok_or_else(invalid)?;
+    if u64::from_str_radix(check, 16).ok() != Some(skip_token_check(&key)) {
+        return Err(invalid());
+    }
+    Ok(key)
+}
+
+/// FNV-1a over the key: enough to tell privlink's own tokens from made-up ones.
+fn skip_token_check(key: &str) -> u64 {
+    b"privlink-skip-token:"
+        .iter()
+        .chain(key.as_bytes())
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3))
 }
 
 /// Page size: `$top` when given (1-1000), else `default`.
@@ -266,6 +296,8 @@ mod tests {
         let key = "/subscriptions/s/resourcegroups/rg/x";
         assert_eq!(decode_skip_token(&encode_skip_token(key)).unwrap(), key);
         assert!(decode_skip_token("***").is_err());
+        assert!(decode_skip_token("Zm9v").is_err(), "base64 of a made-up key");
+        assert!(decode_skip_token("Zm9v.0000000000000000").is_err());
     }
 
     #[test]

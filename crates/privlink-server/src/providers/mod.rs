@@ -199,6 +199,18 @@ impl<'a> Write<'a> {
         Ok(self.tx.get(key)?)
     }
 
+    /// Every resource in the tree rooted at `root` must agree to be deleted.
+    pub fn check_tree_deletable(&mut self, root: &ResourceRow) -> ArmResult<()> {
+        let mut rows = self.tx.list_prefix(&format!("{}/", root.key))?;
+        rows.push(root.clone());
+        for row in &rows {
+            if let Some(ty) = self.registry.get(&row.type_key).cloned() {
+                ty.check_delete(self, row, &root.key)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Remove `key` and everything below it: run each type's `on_deleted`, release the IP
     /// addresses held by anything in the tree, drop the address pools of subnets in it.
     pub fn remove_tree(&mut self, key: &str) -> ArmResult<()> {
@@ -259,5 +271,16 @@ pub fn referenced(
     }
     let row = w.get(&id.key())?.ok_or_else(missing)?;
     let id = ResourceId::parse(&row.id).ok_or(ArmError::Internal)?;
+    // A subnet whose VNet is being deleted is as unusable as the VNet itself.
+    let mut cursor = Some(row.clone());
+    while let Some(current) = cursor {
+        if properties(&current).get("provisioningState").and_then(Value::as_str) == Some("Deleting") {
+            return Err(ArmError::invalid(
+                "ReferencedResourceNotProvisioned",
+                format!("Cannot proceed with operation because resource {id} used by resource {referrer} is not in Succeeded state. Resource {} is in Deleting state.", current.id),
+            ));
+        }
+        cursor = if current.parent_key.is_empty() { None } else { w.get(&current.parent_key)? };
+    }
     Ok((id, row))
 }

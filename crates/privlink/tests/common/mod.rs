@@ -1,0 +1,563 @@
+//! The harness shared by privlink's integration tests.
+//!
+//! Every test starts its own `privlink serve` (the real binary) on `127.0.0.1:0` in a fresh
+//! data directory, reads `endpoint.json`, and talks to it over HTTPS with a reqwest client
+//! that trusts only the server's own CA. The store is SQLite by default; with
+//! `PRIVLINK_TEST_STORE=postgres` and `PRIVLINK_TEST_POSTGRES_URL` set, every server uses its
+//! own schema (`?schema=t_<uuid>`) in that database instead, so the same suite runs on both.
+//! A failing test prints the tail of its server's log; `PRIVLINK_TEST_KEEP=1` keeps every data
+//! directory (and PostgreSQL schema) for a closer look.
+#![allow(dead_code)]
+
+use std::fmt;
+use std::io::{Read as _, Seek as _};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use reqwest::header::HeaderMap;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+/// The Microsoft.Network api-version the helpers send unless a path names one.
+pub const NET_API: &str = "2024-07-01";
+/// The Microsoft.Resources api-version the helpers send unless a path names one.
+pub const RES_API: &str = "2025-04-01";
+pub const LOCATION: &str = "westeurope";
+
+/// How long to wait for a server to come up, or for an operation to finish.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+const OPERATION_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// One HTTP response: status, headers and the body as JSON (`Null` when empty, a JSON string
+/// holding the raw text when it is not JSON).
+pub struct Resp {
+    pub status: u16,
+    pub version: reqwest::Version,
+    pub headers: HeaderMap,
+    pub json: Value,
+}
+
+impl Resp {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The ARM error code, or "" when the body carries none.
+    pub fn code(&self) -> &str {
+        self.json["error"]["code"].as_str().unwrap_or("")
+    }
+
+    pub fn etag(&self) -> Option<&str> {
+        self.header("etag")
+    }
+
+    /// `properties.provisioningState`.
+    pub fn state(&self) -> &str {
+        self.json["properties"]["provisioningState"].as_str().unwrap_or("")
+    }
+}
+
+impl fmt::Debug for Resp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "HTTP {} {}", self.status, self.json)
+    }
+}
+
+impl fmt::Display for Resp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}
+
+/// Assert an ARM error response: the status, the code, and the `{"error":{"code","message"}}` shape.
+#[track_caller]
+pub fn expect_error(r: &Resp, status: u16, code: &str) {
+    assert_eq!(r.status, status, "expected HTTP {status} {code}, got {r}");
+    assert_eq!(r.code(), code, "expected error code {code}, got {r}");
+    let message = r.json["error"]["message"].as_str().unwrap_or("");
+    assert!(!message.is_empty(), "error without a message: {r}");
+    assert!(r.json.as_object().is_some_and(|o| o.len() == 1), "error body has more than `error`: {r}");
+}
+
+/// Which store servers use.
+fn postgres_base_url() -> Option<String> {
+    let wanted = std::env::var("PRIVLINK_TEST_STORE").unwrap_or_default();
+    if !wanted.eq_ignore_ascii_case("postgres") {
+        return None;
+    }
+    match std::env::var("PRIVLINK_TEST_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => panic!("PRIVLINK_TEST_STORE=postgres needs PRIVLINK_TEST_POSTGRES_URL (e.g. postgres://postgres@127.0.0.1:5432/test)"),
+    }
+}
+
+pub fn using_postgres() -> bool {
+    postgres_base_url().is_some()
+}
+
+/// A running `privlink serve`.
+pub struct Server {
+    dir: PathBuf,
+    /// `--store` value, when not the default SQLite file in the data directory.
+    store: Option<String>,
+    /// `(database url, schema)` to drop when the server goes away.
+    schema: Option<(String, String)>,
+    child: Option<Child>,
+    /// HTTP/2 (negotiated by ALPN) or HTTP/1.1, as the server offers.
+    client: reqwest::Client,
+    /// HTTP/1.1 only, for what depends on the `Host` header.
+    client_http1: reqwest::Client,
+    /// `https://127.0.0.1:<port>` of the current process.
+    pub url: String,
+    pub subscription: String,
+    pub tenant: String,
+    /// The `endpoint.json` the current process wrote.
+    pub endpoint: Value,
+}
+
+impl Server {
+    /// A server with default settings (immediate provisioning).
+    pub async fn start() -> Server {
+        Server::start_with(&[]).await
+    }
+
+    /// A server with extra `serve` flags, e.g. `["--provisioning", "manual"]`.
+    pub async fn start_with(args: &[&str]) -> Server {
+        let dir = std::env::temp_dir().join(format!("privlink-test-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).expect("creating the data directory");
+        let (store, schema) = match postgres_base_url() {
+            Some(base) => {
+                let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+                let sep = if base.contains('?') { '&' } else { '?' };
+                (Some(format!("{base}{sep}schema={schema}")), Some((base, schema)))
+            }
+            None => (None, None),
+        };
+        let mut server = Server {
+            dir,
+            store,
+            schema,
+            child: None,
+            client: reqwest::Client::new(),
+            client_http1: reqwest::Client::new(),
+            url: String::new(),
+            subscription: String::new(),
+            tenant: String::new(),
+            endpoint: Value::Null,
+        };
+        server.spawn(args).await;
+        server
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn log_path(&self) -> PathBuf {
+        self.dir.join("server.log")
+    }
+
+    async fn spawn(&mut self, args: &[&str]) {
+        assert!(self.child.is_none(), "the server is already running");
+        let endpoint_file = self.dir.join("endpoint.json");
+        let _ = std::fs::remove_file(&endpoint_file);
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.log_path()).expect("server.log");
+        let mut command = Command::new(env!("CARGO_BIN_EXE_privlink"));
+        command.arg("serve").arg("--data-dir").arg(&self.dir).arg("--listen").arg("127.0.0.1:0");
+        if let Some(store) = &self.store {
+            command.arg("--store").arg(store);
+        }
+        command.args(args);
+        for var in ["PRIVLINK_DATA_DIR", "PRIVLINK_STORE", "PRIVLINK_LISTEN", "PRIVLINK_PROVISIONING"] {
+            command.env_remove(var);
+        }
+        command.env("PRIVLINK_LOG", "info");
+        command.stdin(Stdio::null()).stdout(log.try_clone().expect("log handle")).stderr(log);
+        let mut child = command.spawn().expect("spawning privlink serve");
+        let pid = child.id();
+        let started = Instant::now();
+        let endpoint = loop {
+            if let Some(status) = child.try_wait().expect("polling the server process") {
+                panic!("privlink serve exited with {status} before it was ready:\n{}", self.log_tail());
+            }
+            if let Ok(text) = std::fs::read_to_string(&endpoint_file) {
+                if let Ok(doc) = serde_json::from_str::<Value>(&text) {
+                    if doc["pid"].as_u64() == Some(u64::from(pid)) {
+                        break doc;
+                    }
+                }
+            }
+            if started.elapsed() > START_TIMEOUT {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("privlink serve did not write endpoint.json within {START_TIMEOUT:?}:\n{}", self.log_tail());
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        };
+        self.child = Some(child);
+        self.url = endpoint["url"].as_str().expect("endpoint.json url").to_string();
+        self.subscription = endpoint["subscriptionId"].as_str().expect("endpoint.json subscriptionId").to_string();
+        self.tenant = endpoint["tenantId"].as_str().expect("endpoint.json tenantId").to_string();
+        let ca_file = endpoint["caFile"].as_str().expect("endpoint.json caFile");
+        let ca = std::fs::read(ca_file).expect("reading ca.pem");
+        let client = |http1_only: bool| {
+            let mut builder = reqwest::Client::builder()
+                .use_rustls_tls()
+                .tls_built_in_root_certs(false)
+                .add_root_certificate(reqwest::Certificate::from_pem(&ca).expect("parsing ca.pem"))
+                .no_proxy()
+                .timeout(Duration::from_secs(120));
+            if http1_only {
+                builder = builder.http1_only();
+            }
+            builder.build().expect("building the HTTPS client")
+        };
+        self.client = client(false);
+        self.client_http1 = client(true);
+        self.endpoint = endpoint;
+        assert!(self.url.starts_with("https://127.0.0.1:"), "unexpected url {}", self.url);
+    }
+
+    /// `kill -9` the server (no graceful shutdown), and wait for it to be gone.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            // Child::kill sends SIGKILL on Unix.
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// `kill -9` the server if it runs, then start it again on the same data directory and
+    /// store with `args`. The port changes: see [`Server::rebase`].
+    pub async fn restart(&mut self, args: &[&str]) {
+        self.kill9();
+        self.spawn(args).await;
+    }
+
+    /// The OS process id of the running server.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// The last lines the server logged.
+    pub fn log_tail(&self) -> String {
+        let mut text = String::new();
+        if let Ok(mut f) = std::fs::File::open(self.log_path()) {
+            let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+            let _ = f.seek(std::io::SeekFrom::Start(len.saturating_sub(8000)));
+            let _ = f.read_to_string(&mut text);
+        }
+        text
+    }
+
+    // ---- paths -------------------------------------------------------------------------------
+
+    pub fn sub(&self) -> String {
+        format!("/subscriptions/{}", self.subscription)
+    }
+
+    pub fn rg(&self, rg: &str) -> String {
+        format!("{}/resourceGroups/{rg}", self.sub())
+    }
+
+    /// `.../resourceGroups/{rg}/providers/Microsoft.Network/{rest}`
+    pub fn net(&self, rg: &str, rest: &str) -> String {
+        format!("{}/providers/Microsoft.Network/{rest}", self.rg(rg))
+    }
+
+    pub fn vnet(&self, rg: &str, name: &str) -> String {
+        self.net(rg, &format!("virtualNetworks/{name}"))
+    }
+
+    pub fn subnet(&self, rg: &str, vnet: &str, name: &str) -> String {
+        format!("{}/subnets/{name}", self.vnet(rg, vnet))
+    }
+
+    pub fn peering(&self, rg: &str, vnet: &str, name: &str) -> String {
+        format!("{}/virtualNetworkPeerings/{name}", self.vnet(rg, vnet))
+    }
+
+    pub fn nsg(&self, rg: &str, name: &str) -> String {
+        self.net(rg, &format!("networkSecurityGroups/{name}"))
+    }
+
+    pub fn nic(&self, rg: &str, name: &str) -> String {
+        self.net(rg, &format!("networkInterfaces/{name}"))
+    }
+
+    /// An absolute URL of this server for `url` (which may carry another server's origin, e.g.
+    /// an operation URL handed out before a restart).
+    pub fn rebase(&self, url: &str) -> String {
+        let path = match url.split_once("://") {
+            Some((_, rest)) => rest.find('/').map(|i| &rest[i..]).unwrap_or("/"),
+            None => url,
+        };
+        format!("{}{path}", self.url)
+    }
+
+    /// `path` with the default api-version added when it names none.
+    pub fn with_api(path: &str) -> String {
+        if path.to_ascii_lowercase().contains("api-version=") {
+            return path.to_string();
+        }
+        let version =
+            if path.to_ascii_lowercase().contains("/providers/microsoft.network/") { NET_API } else { RES_API };
+        let sep = if path.contains('?') { '&' } else { '?' };
+        format!("{path}{sep}api-version={version}")
+    }
+
+    // ---- requests ----------------------------------------------------------------------------
+
+    /// Send exactly this request (`target` is a path or an absolute URL; no api-version added).
+    pub async fn send(&self, method: Method, target: &str, body: Option<Vec<u8>>, headers: &[(&str, &str)]) -> Resp {
+        self.send_on(&self.client, method, target, body, headers).await
+    }
+
+    /// [`Server::send`] over HTTP/1.1 (a `Host` header instead of HTTP/2's `:authority`).
+    pub async fn send_http1(
+        &self,
+        method: Method,
+        target: &str,
+        body: Option<Vec<u8>>,
+        headers: &[(&str, &str)],
+    ) -> Resp {
+        self.send_on(&self.client_http1, method, target, body, headers).await
+    }
+
+    async fn send_on(
+        &self,
+        client: &reqwest::Client,
+        method: Method,
+        target: &str,
+        body: Option<Vec<u8>>,
+        headers: &[(&str, &str)],
+    ) -> Resp {
+        let url = if target.starts_with("http://") || target.starts_with("https://") {
+            self.rebase(target)
+        } else {
+            format!("{}{target}", self.url)
+        };
+        let mut request = client.request(method.clone(), &url);
+        if let Some(body) = body {
+            request = request.header("content-type", "application/json").body(body);
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.unwrap_or_else(|e| panic!("{method} {url}: {e}\n{}", self.log_tail()));
+        let status = response.status().as_u16();
+        let version = response.version();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.unwrap_or_else(|e| panic!("{method} {url}: reading body: {e}"));
+        let json = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+        };
+        Resp { status, version, headers, json }
+    }
+
+    /// A request with the default api-version added to `path` when it names none.
+    pub async fn request(&self, method: Method, path: &str, body: Option<&Value>, headers: &[(&str, &str)]) -> Resp {
+        let target = if path.starts_with("http") { path.to_string() } else { Server::with_api(path) };
+        self.send(method, &target, body.map(|b| b.to_string().into_bytes()), headers).await
+    }
+
+    pub async fn get(&self, path: &str) -> Resp {
+        self.request(Method::GET, path, None, &[]).await
+    }
+
+    pub async fn put(&self, path: &str, body: &Value) -> Resp {
+        self.request(Method::PUT, path, Some(body), &[]).await
+    }
+
+    pub async fn patch(&self, path: &str, body: &Value) -> Resp {
+        self.request(Method::PATCH, path, Some(body), &[]).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Resp {
+        self.request(Method::DELETE, path, None, &[]).await
+    }
+
+    pub async fn head(&self, path: &str) -> Resp {
+        self.request(Method::HEAD, path, None, &[]).await
+    }
+
+    pub async fn post(&self, path: &str) -> Resp {
+        self.request(Method::POST, path, None, &[]).await
+    }
+
+    /// PUT a raw body (malformed JSON and the like).
+    pub async fn put_raw(&self, path: &str, body: &str) -> Resp {
+        self.send(Method::PUT, &Server::with_api(path), Some(body.as_bytes().to_vec()), &[]).await
+    }
+
+    // ---- long-running operations -------------------------------------------------------------
+
+    /// Poll the `Azure-AsyncOperation` URL of `r` until the operation leaves `InProgress`;
+    /// returns the final status body.
+    pub async fn wait_op(&self, r: &Resp) -> Value {
+        let url = r
+            .header("azure-asyncoperation")
+            .unwrap_or_else(|| panic!("no Azure-AsyncOperation header on {r}"))
+            .to_string();
+        self.wait_op_url(url).await
+    }
+
+    /// Poll an `Azure-AsyncOperation` URL until the operation leaves `InProgress`.
+    pub async fn wait_op_url(&self, url: String) -> Value {
+        self.wait_op_url_within(url, OPERATION_TIMEOUT).await
+    }
+
+    /// [`Server::wait_op_url`] with its own time limit.
+    pub async fn wait_op_url_within(&self, url: String, limit: Duration) -> Value {
+        let started = Instant::now();
+        loop {
+            let r = self.send(Method::GET, &url, None, &[]).await;
+            assert_eq!(r.status, 200, "polling {url}: {r}");
+            match r.json["status"].as_str() {
+                Some("InProgress") => {}
+                Some(_) => return r.json,
+                None => panic!("operation status without `status`: {r}"),
+            }
+            assert!(started.elapsed() < limit, "operation {url} still InProgress after {limit:?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Create or replace `path`; asserts 200/201, waits for the operation when there is one,
+    /// and returns the resource as a GET sees it afterwards (provisioningState Succeeded).
+    pub async fn put_ok(&self, path: &str, body: &Value) -> Value {
+        let r = self.put(path, body).await;
+        assert!(r.status == 200 || r.status == 201, "PUT {path} failed: {r}\n{body}");
+        if r.header("azure-asyncoperation").is_some() {
+            let done = self.wait_op(&r).await;
+            assert_eq!(done["status"], "Succeeded", "PUT {path}: operation {done}");
+        }
+        let g = self.get(path).await;
+        assert_eq!(g.status, 200, "GET {path} after PUT: {g}");
+        assert_eq!(g.state(), "Succeeded", "GET {path} after PUT: {g}");
+        g.json
+    }
+
+    /// Delete `path` and wait until it is gone (GET answers 404).
+    pub async fn delete_ok(&self, path: &str) {
+        let r = self.delete(path).await;
+        assert!(matches!(r.status, 200 | 202 | 204), "DELETE {path} failed: {r}");
+        if r.status == 202 {
+            let done = self.wait_op(&r).await;
+            assert_eq!(done["status"], "Succeeded", "DELETE {path}: operation {done}");
+        }
+        let g = self.get(path).await;
+        assert_eq!(g.status, 404, "GET {path} after DELETE: {g}");
+    }
+
+    /// `POST /privlink/reconciler/step`: complete pending operations now (manual timing).
+    pub async fn step(&self) -> Value {
+        let r = self.send(Method::POST, "/privlink/reconciler/step", None, &[]).await;
+        assert_eq!(r.status, 200, "reconciler step: {r}");
+        r.json
+    }
+
+    // ---- fixtures ----------------------------------------------------------------------------
+
+    /// Create a resource group in [`LOCATION`].
+    pub async fn create_rg(&self, rg: &str) -> Value {
+        let r = self.put(&self.rg(rg), &json!({ "location": LOCATION })).await;
+        assert_eq!(r.status, 201, "creating resource group {rg}: {r}");
+        r.json
+    }
+
+    /// Create a VNet with an address space and inline subnets `(name, prefix)`; returns it as
+    /// GET sees it.
+    pub async fn create_vnet(&self, rg: &str, name: &str, space: &[&str], subnets: &[(&str, &str)]) -> Value {
+        let path = self.vnet(rg, name);
+        self.put_ok(&path, &vnet_body(space, subnets)).await
+    }
+
+    /// Create a NIC with one IP configuration on `subnet_id`; returns the raw PUT response
+    /// after waiting for its operation when it was accepted.
+    pub async fn create_nic(&self, rg: &str, name: &str, subnet_id: &str, static_ip: Option<&str>) -> Resp {
+        let r = self.put(&self.nic(rg, name), &nic_body(subnet_id, static_ip)).await;
+        if r.status == 201 || r.status == 200 {
+            let done = self.wait_op(&r).await;
+            assert_eq!(done["status"], "Succeeded", "NIC {name}: {done}");
+        }
+        r
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill9();
+        if std::thread::panicking() {
+            eprintln!(
+                "---- privlink serve log ({}) ----\n{}\n---- end of log ----",
+                self.dir.display(),
+                self.log_tail()
+            );
+        }
+        if std::env::var_os("PRIVLINK_TEST_KEEP").is_some() {
+            eprintln!("kept {} (PRIVLINK_TEST_KEEP is set)", self.dir.display());
+            return;
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+        if let Some((url, schema)) = self.schema.take() {
+            // The synchronous postgres client runs its own runtime: keep it off this one.
+            let _ = std::thread::spawn(move || {
+                if let Ok(mut client) = postgres::Client::connect(&url, postgres::NoTls) {
+                    let _ = client.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
+                }
+            })
+            .join();
+        }
+    }
+}
+
+// ---- request bodies ------------------------------------------------------------------------------
+
+/// A VNet PUT body.
+pub fn vnet_body(space: &[&str], subnets: &[(&str, &str)]) -> Value {
+    let subnets: Vec<Value> =
+        subnets.iter().map(|(n, p)| json!({ "name": n, "properties": { "addressPrefix": p } })).collect();
+    json!({
+        "location": LOCATION,
+        "properties": { "addressSpace": { "addressPrefixes": space }, "subnets": subnets },
+    })
+}
+
+/// A NIC PUT body with one IP configuration `ipconfig1` on `subnet_id`.
+pub fn nic_body(subnet_id: &str, static_ip: Option<&str>) -> Value {
+    let mut props = json!({ "subnet": { "id": subnet_id } });
+    match static_ip {
+        Some(ip) => {
+            props["privateIPAllocationMethod"] = json!("Static");
+            props["privateIPAddress"] = json!(ip);
+        }
+        None => props["privateIPAllocationMethod"] = json!("Dynamic"),
+    }
+    json!({
+        "location": LOCATION,
+        "properties": { "ipConfigurations": [ { "name": "ipconfig1", "properties": props } ] },
+    })
+}
+
+/// The private IP of a NIC's first IP configuration.
+pub fn nic_ip(nic: &Value) -> String {
+    nic["properties"]["ipConfigurations"][0]["properties"]["privateIPAddress"]
+        .as_str()
+        .unwrap_or_else(|| panic!("NIC without a private IP: {nic}"))
+        .to_string()
+}
+
+/// The names in a list response's `value`.
+pub fn names(list: &Value) -> Vec<String> {
+    list["value"]
+        .as_array()
+        .unwrap_or_else(|| panic!("not a list: {list}"))
+        .iter()
+        .map(|v| v["name"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
