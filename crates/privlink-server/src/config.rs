@@ -95,6 +95,8 @@ impl Default for Limits {
 pub struct Settings {
     pub timing: Timing,
     pub limits: Limits,
+    /// See `FileConfig::legacy_private_endpoint_network_policies`.
+    pub legacy_network_policies: bool,
 }
 
 /// The config file (`privlink.toml` in the data directory, or `--config`).
@@ -106,6 +108,9 @@ pub struct FileConfig {
     pub insecure_http: Option<bool>,
     pub provisioning: Option<String>,
     pub limits: Option<Limits>,
+    /// Azure's pre-2022 rule: no private endpoint in a subnet whose
+    /// `privateEndpointNetworkPolicies` are enabled, and no enabling them while endpoints exist.
+    pub legacy_private_endpoint_network_policies: Option<bool>,
 }
 
 impl FileConfig {

@@ -80,7 +80,11 @@ fn resolve(args: ServeArgs) -> anyhow::Result<ServeConfig> {
         listen: args.listen.or(file.listen).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], DEFAULT_PORT))),
         store,
         insecure_http: args.insecure_http || file.insecure_http.unwrap_or(false),
-        settings: Settings { timing, limits: file.limits.unwrap_or_default() },
+        settings: Settings {
+            timing,
+            limits: file.limits.unwrap_or_default(),
+            legacy_network_policies: file.legacy_private_endpoint_network_policies.unwrap_or(false),
+        },
         data_dir: args.data_dir,
     })
 }

@@ -269,6 +269,16 @@ impl ResourceType for PrivateEndpoints {
             ));
         }
 
+        if w.settings.legacy_network_policies
+            && properties(&subnet).get("privateEndpointNetworkPolicies").and_then(Value::as_str).unwrap_or("Disabled")
+                != "Disabled"
+        {
+            return Err(ArmError::invalid(
+                "PrivateEndpointCannotBeCreatedInSubnetThatHasNetworkPoliciesEnabled",
+                format!("Private endpoint {pe_id} cannot be created in a subnet {subnet_id} since it has private endpoint network policies enabled."),
+            ));
+        }
+
         let auto = body.objects("privateLinkServiceConnections")?;
         let manual = body.objects("manualPrivateLinkServiceConnections")?;
         let (list, (conn_path, conn), is_manual) = match (auto.len(), manual.len()) {

@@ -110,6 +110,18 @@ pub fn prefixes_of(row: &ResourceRow) -> ArmResult<Vec<IpNet>> {
     Ok(out)
 }
 
+/// Whether any private endpoint holds an address in the subnet.
+fn hosts_private_endpoints(tx: &mut dyn Tx, subnet_key: &str) -> ArmResult<bool> {
+    for (_, _, owner) in tx.ip_allocations_in(&format!("{subnet_key}#"), 100_000)? {
+        if let Some((nic_key, _)) = owner.rsplit_once("/ipconfigurations/") {
+            if tx.get(nic_key)?.as_ref().and_then(super::network_interfaces::managed_by).is_some() {
+                return Ok(true);
+            }
+        }
+    }
+    Ok(false)
+}
+
 /// A subnet may go only when no address in it is held by anything outside `root_key`'s tree.
 pub fn ensure_unused(tx: &mut dyn Tx, row: &ResourceRow, root_key: &str) -> ArmResult<()> {
     let foreign = tx.ip_count_foreign(&format!("{}#", row.key), &format!("{root_key}/"))?;
@@ -229,6 +241,15 @@ pub fn apply(
         "privateEndpointNetworkPolicies".into(),
         json!(body.one_of("privateEndpointNetworkPolicies", PE_POLICIES)?.unwrap_or("Disabled")),
     );
+    if w.settings.legacy_network_policies
+        && props.get("privateEndpointNetworkPolicies").and_then(Value::as_str) != Some("Disabled")
+        && hosts_private_endpoints(w.tx, &id.key())?
+    {
+        return Err(ArmError::invalid(
+            "PrivateEndpointNetworkPoliciesCannotBeEnabledOnPrivateEndpointSubnet",
+            format!("Private endpoint network policies cannot be enabled on subnet {id} because it hosts private endpoints."),
+        ));
+    }
     props.insert(
         "privateLinkServiceNetworkPolicies".into(),
         json!(body.one_of("privateLinkServiceNetworkPolicies", PLS_POLICIES)?.unwrap_or("Enabled")),
