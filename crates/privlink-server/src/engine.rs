@@ -346,13 +346,20 @@ pub fn not_found(id: &ResourceId, type_name: &str) -> ArmError {
     if id.provider.is_none() && id.resource_group.is_some() {
         return ArmError::ResourceGroupNotFound { resource_group: id.name().to_string() };
     }
-    let levels: Vec<String> =
-        id.provider.as_ref().map(|p| p.pairs.iter().map(|(_, n)| n.clone()).collect()).unwrap_or_default();
-    ArmError::ResourceNotFound {
-        type_name: type_name.to_string(),
-        name: levels.join("/"),
-        resource_group: id.resource_group.clone(),
+    // ARM names a nested resource with its types and names interleaved:
+    // 'Microsoft.Network/virtualNetworks/v1/subnets/s1'.
+    let mut canonical = type_name.split('/');
+    let namespace = canonical.next().unwrap_or_default();
+    let mut path = namespace.to_string();
+    for (written, name) in id.provider.iter().flat_map(|p| p.pairs.iter()) {
+        let ty = canonical.next().unwrap_or(written);
+        path = format!("{path}/{ty}/{name}");
     }
+    let (type_part, name_part) = match path.rsplit_once('/') {
+        Some((t, n)) => (t.to_string(), n.to_string()),
+        None => (type_name.to_string(), String::new()),
+    };
+    ArmError::ResourceNotFound { type_name: type_part, name: name_part, resource_group: id.resource_group.clone() }
 }
 
 /// PATCH: tags only (Network's UpdateTags and ARM's resource-group PATCH).

@@ -19,6 +19,8 @@ use reqwest::header::HeaderMap;
 use reqwest::Method;
 use serde_json::{json, Value};
 
+pub mod private_link;
+
 /// The Microsoft.Network api-version the helpers send unless a path names one.
 pub const NET_API: &str = "2024-07-01";
 /// The Microsoft.Resources api-version the helpers send unless a path names one.
@@ -96,6 +98,19 @@ pub fn using_postgres() -> bool {
     postgres_base_url().is_some()
 }
 
+/// What a `privlink` CLI run printed, and its exit code (`None` when killed by a signal).
+pub struct CliOutput {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl fmt::Debug for CliOutput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "exit {:?}\n--- stdout ---\n{}--- stderr ---\n{}", self.code, self.stdout, self.stderr)
+    }
+}
+
 /// A running `privlink serve`.
 pub struct Server {
     dir: PathBuf,
@@ -124,8 +139,21 @@ impl Server {
 
     /// A server with extra `serve` flags, e.g. `["--provisioning", "manual"]`.
     pub async fn start_with(args: &[&str]) -> Server {
+        Server::start_configured(None, args).await
+    }
+
+    /// A server whose data directory holds `privlink.toml` with `toml` (e.g.
+    /// `"[limits]\nprivate-endpoints-per-vnet = 2\n"`) before it starts.
+    pub async fn start_with_config(toml: &str) -> Server {
+        Server::start_configured(Some(toml), &[]).await
+    }
+
+    async fn start_configured(config: Option<&str>, args: &[&str]) -> Server {
         let dir = std::env::temp_dir().join(format!("privlink-test-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir).expect("creating the data directory");
+        if let Some(toml) = config {
+            std::fs::write(dir.join("privlink.toml"), toml).expect("writing privlink.toml");
+        }
         let (store, schema) = match postgres_base_url() {
             Some(base) => {
                 let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
@@ -249,6 +277,22 @@ impl Server {
             let _ = f.read_to_string(&mut text);
         }
         text
+    }
+
+    /// Run the `privlink` binary's client commands against this server (`--data-dir` is added:
+    /// the CLI finds the server through its `endpoint.json`).
+    pub fn cli(&self, args: &[&str]) -> CliOutput {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_privlink"));
+        command.args(args).arg("--data-dir").arg(&self.dir);
+        for var in ["PRIVLINK_DATA_DIR", "PRIVLINK_URL", "PRIVLINK_CA", "PRIVLINK_STORE"] {
+            command.env_remove(var);
+        }
+        let out = command.stdin(Stdio::null()).output().expect("running the privlink CLI");
+        CliOutput {
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
     }
 
     // ---- paths -------------------------------------------------------------------------------

@@ -144,10 +144,13 @@ impl ResourceType for ConnectionType {
         matches!(self.shape, Shape::Network)
     }
     fn put(&self, w: &mut Write<'_>, input: &PutInput<'_>) -> ArmResult<Map<String, Value>> {
-        let existing = input.existing.ok_or_else(|| ArmError::ResourceNotFound {
-            type_name: self.type_name.to_string(),
-            name: input.id.name().to_string(),
-            resource_group: input.id.resource_group.clone(),
+        // Connections are created by private endpoints only; one that was removed (or never
+        // existed) cannot be approved into being.
+        let existing = input.existing.ok_or_else(|| {
+            ArmError::invalid(
+                "PrivateEndpointConnectionDoesNotExist",
+                format!("Private endpoint connection {} does not exist: it was removed (the endpoint shows Disconnected) or never created. Connections are created by private endpoints.", input.id.name()),
+            )
         })?;
         let body_props = input.body.obj("properties")?.cloned().unwrap_or_default();
         let body = Obj::new(&body_props, "properties");
