@@ -134,30 +134,48 @@ impl<S: Sql> Tx for SqlTx<S> {
     }
 
     fn list(&mut self, q: &ListQuery<'_>) -> Result<Vec<ResourceRow>> {
-        // One statement per scope so every list is an index range scan.
-        const CHILDREN: &str = "SELECT key, id, type_key, subscription, resource_group, parent_key, body, etag, created_at, updated_at FROM resources \
-             WHERE parent_key = $1 AND ($2 = '' OR type_key = $2) AND key > $3 ORDER BY key LIMIT $4";
-        const GROUP: &str = "SELECT key, id, type_key, subscription, resource_group, parent_key, body, etag, created_at, updated_at FROM resources \
-             WHERE subscription = $1 AND resource_group = $5 AND ($2 = '' OR type_key = $2) AND key > $3 ORDER BY key LIMIT $4";
-        const SUBSCRIPTION: &str = "SELECT key, id, type_key, subscription, resource_group, parent_key, body, etag, created_at, updated_at FROM resources \
-             WHERE subscription = $1 AND ($2 = '' OR type_key = $2) AND key > $3 ORDER BY key LIMIT $4";
-        const ALL: &str = "SELECT key, id, type_key, subscription, resource_group, parent_key, body, etag, created_at, updated_at FROM resources \
-             WHERE $1 = '' AND ($2 = '' OR type_key = $2) AND key > $3 ORDER BY key LIMIT $4";
-        let type_key = q.type_key.unwrap_or("");
+        // One statement per scope and per typed/untyped form, so every list is a range scan of
+        // an index whose prefix is fully bound (an `OR` on the type would defeat the index).
+        const CHILDREN_TYPED: &str = "SELECT key, id, type_key, subscription, resource_group, parent_key, body, etag, created_at, updated_at FROM resources \
+             WHERE parent_key = $1 AND type_key = $2 AND key > $3 ORDER BY key LIMIT $4";
+        const CHILDREN_ANY: &str = "SELECT key, id, type_key, subscription, resource_group, parent_key, body, etag, created_at, updated_at FROM resources \
+             WHERE parent_key = $1 AND key > $2 ORDER BY key LIMIT $3";
+        const GROUP_TYPED: &str = "SELECT key, id, type_key, subscription, resource_group, parent_key, body, etag, created_at, updated_at FROM resources \
+             WHERE subscription = $1 AND resource_group = $2 AND type_key = $3 AND key > $4 ORDER BY key LIMIT $5";
+        const GROUP_ANY: &str = "SELECT key, id, type_key, subscription, resource_group, parent_key, body, etag, created_at, updated_at FROM resources \
+             WHERE subscription = $1 AND resource_group = $2 AND key > $3 ORDER BY key LIMIT $4";
+        const SUBSCRIPTION_TYPED: &str = "SELECT key, id, type_key, subscription, resource_group, parent_key, body, etag, created_at, updated_at FROM resources \
+             WHERE subscription = $1 AND type_key = $2 AND key > $3 ORDER BY key LIMIT $4";
+        const SUBSCRIPTION_ANY: &str = "SELECT key, id, type_key, subscription, resource_group, parent_key, body, etag, created_at, updated_at FROM resources \
+             WHERE subscription = $1 AND key > $2 ORDER BY key LIMIT $3";
+        const ALL_TYPED: &str = "SELECT key, id, type_key, subscription, resource_group, parent_key, body, etag, created_at, updated_at FROM resources \
+             WHERE type_key = $1 AND key > $2 ORDER BY key LIMIT $3";
+        const ALL_ANY: &str = "SELECT key, id, type_key, subscription, resource_group, parent_key, body, etag, created_at, updated_at FROM resources \
+             WHERE key > $1 ORDER BY key LIMIT $2";
         let after = q.after.unwrap_or("");
         let limit = limit_param(q.limit);
-        let rows = match q.scope {
-            Scope::Children { parent_key } => {
-                self.sql.query(CHILDREN, &[parent_key.into(), type_key.into(), after.into(), limit.into()])?
+        let rows = match (q.scope, q.type_key) {
+            (Scope::Children { parent_key }, Some(t)) => {
+                self.sql.query(CHILDREN_TYPED, &[parent_key.into(), t.into(), after.into(), limit.into()])?
             }
-            Scope::ResourceGroup { subscription, resource_group } => self.sql.query(
-                GROUP,
-                &[subscription.into(), type_key.into(), after.into(), limit.into(), resource_group.into()],
+            (Scope::Children { parent_key }, None) => {
+                self.sql.query(CHILDREN_ANY, &[parent_key.into(), after.into(), limit.into()])?
+            }
+            (Scope::ResourceGroup { subscription, resource_group }, Some(t)) => self.sql.query(
+                GROUP_TYPED,
+                &[subscription.into(), resource_group.into(), t.into(), after.into(), limit.into()],
             )?,
-            Scope::Subscription { subscription } => {
-                self.sql.query(SUBSCRIPTION, &[subscription.into(), type_key.into(), after.into(), limit.into()])?
+            (Scope::ResourceGroup { subscription, resource_group }, None) => {
+                self.sql.query(GROUP_ANY, &[subscription.into(), resource_group.into(), after.into(), limit.into()])?
             }
-            Scope::All => self.sql.query(ALL, &["".into(), type_key.into(), after.into(), limit.into()])?,
+            (Scope::Subscription { subscription }, Some(t)) => {
+                self.sql.query(SUBSCRIPTION_TYPED, &[subscription.into(), t.into(), after.into(), limit.into()])?
+            }
+            (Scope::Subscription { subscription }, None) => {
+                self.sql.query(SUBSCRIPTION_ANY, &[subscription.into(), after.into(), limit.into()])?
+            }
+            (Scope::All, Some(t)) => self.sql.query(ALL_TYPED, &[t.into(), after.into(), limit.into()])?,
+            (Scope::All, None) => self.sql.query(ALL_ANY, &[after.into(), limit.into()])?,
         };
         rows.into_iter().map(resource_from).collect()
     }
