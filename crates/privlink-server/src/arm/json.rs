@@ -140,6 +140,50 @@ impl<'a> Obj<'a> {
     }
 }
 
+/// One element of an array of named children (`subnets`, `securityRules`, `ipConfigurations`, …).
+pub struct Named {
+    /// The element's path, e.g. `properties.subnets[1]`.
+    pub path: String,
+    pub name: String,
+    pub properties: Map<String, Value>,
+}
+
+impl Named {
+    pub fn properties(&self) -> Obj<'_> {
+        Obj { map: &self.properties, path: &self.path }
+    }
+}
+
+impl<'a> Obj<'a> {
+    /// `key` as an array of `{name, properties}` objects: every name present, valid under
+    /// `rule` and unique within the array (compared case-insensitively, as ARM compares names).
+    /// `what` names the children in messages, `parent` the resource they belong to.
+    pub fn named(&self, key: &str, rule: super::names::NameRule, what: &str, parent: &str) -> ArmResult<Vec<Named>> {
+        let mut seen = std::collections::HashSet::new();
+        let mut out = Vec::new();
+        for (path, item) in self.objects(key)? {
+            let element = Obj::new(item, &path);
+            let name = element.str("name")?.ok_or_else(|| {
+                ArmError::invalid_at(
+                    "InvalidRequestFormat",
+                    &path,
+                    format!("Cannot parse the request: {path}.name is required."),
+                )
+            })?;
+            rule.check(name, what)?;
+            if !seen.insert(name.to_ascii_lowercase()) {
+                return Err(ArmError::invalid(
+                    "DuplicateResourceName",
+                    format!("The {what} name {name} appears more than once in {parent}."),
+                ));
+            }
+            let properties = element.obj("properties")?.cloned().unwrap_or_default();
+            out.push(Named { path: format!("{path}.properties"), name: name.to_string(), properties });
+        }
+        Ok(out)
+    }
+}
+
 /// Validate `tags`: an object of string values, at most 50, keys up to 512 and values up to 256 characters.
 pub fn tags(body: Obj<'_>) -> ArmResult<Option<Map<String, Value>>> {
     let Some(tags) = body.obj("tags")? else { return Ok(None) };

@@ -195,6 +195,36 @@ impl<'a> Write<'a> {
         Ok(row)
     }
 
+    /// Store a parent's row (state `Updating`) before its inline children are written, so they
+    /// find it; the engine replaces it with the final row at the end of the PUT.
+    pub fn put_provisional(
+        &mut self,
+        id: &ResourceId,
+        location: Option<&str>,
+        mut props: Map<String, Value>,
+    ) -> ArmResult<ResourceRow> {
+        props.insert("provisioningState".into(), json!("Updating"));
+        let mut body = Map::new();
+        if let Some(location) = location {
+            body.insert("location".into(), json!(location));
+        }
+        body.insert("properties".into(), Value::Object(props));
+        let row = ResourceRow {
+            key: id.key(),
+            id: id.to_string(),
+            type_key: id.type_key(),
+            subscription: id.subscription.to_ascii_lowercase(),
+            resource_group: id.resource_group.as_deref().map(str::to_ascii_lowercase).unwrap_or_default(),
+            parent_key: id.parent().map(|p| p.key()).unwrap_or_default(),
+            body: Value::Object(body),
+            etag: String::new(),
+            created_at: self.now,
+            updated_at: self.now,
+        };
+        self.tx.put(&row)?;
+        Ok(row)
+    }
+
     pub fn get(&mut self, key: &str) -> ArmResult<Option<ResourceRow>> {
         Ok(self.tx.get(key)?)
     }

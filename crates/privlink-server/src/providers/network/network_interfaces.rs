@@ -5,7 +5,6 @@
 //! that IP configuration exists on the same subnet; it is released when the configuration or the
 //! NIC goes.
 
-use std::collections::HashSet;
 use std::net::IpAddr;
 
 use ipnet::IpNet;
@@ -15,9 +14,10 @@ use serde_json::{json, Map, Value};
 use super::address::{ip_to_offset, offset_to_ip, pool_key, pool_prefix};
 use super::{subnets, virtual_networks};
 use crate::arm::api_version::NETWORK;
-use crate::arm::json::Obj;
+use crate::arm::json::{Named, Obj};
+use crate::arm::names::NameRule;
 use crate::arm::{ArmError, ArmResult, ResourceId};
-use crate::providers::{location, properties, referenced, PutInput, ResourceType, Write};
+use crate::providers::{properties, referenced, PutInput, ResourceType, Write};
 
 pub const TYPE: &str = "Microsoft.Network/networkInterfaces";
 
@@ -75,7 +75,7 @@ impl ResourceType for NetworkInterfaces {
         let nic_key = id.key();
         let body_props = input.body.obj("properties")?.cloned().unwrap_or_default();
         let body = Obj::new(&body_props, "properties");
-        let configs = body.objects("ipConfigurations")?;
+        let configs = body.named("ipConfigurations", NameRule::Network, "IP configuration", &id.to_string())?;
         if configs.is_empty() {
             return Err(ArmError::invalid(
                 "NetworkInterfaceMustHaveAtLeastOneIpConfiguration",
@@ -83,98 +83,40 @@ impl ResourceType for NetworkInterfaces {
             ));
         }
         let mut props = Map::new();
-        let mut names = HashSet::new();
         let mut vnet_key: Option<String> = None;
         let mut out_configs = Vec::new();
-        let primaries = configs
-            .iter()
-            .filter(|(_, c)| c.get("properties").and_then(|p| p.get("primary")).and_then(Value::as_bool) == Some(true))
-            .count();
+        let requests =
+            configs.iter().map(|c| IpConfigRequest::parse(w, id, input.location, c)).collect::<ArmResult<Vec<_>>>()?;
+        let primaries = requests.iter().filter(|r| r.primary == Some(true)).count();
         if primaries > 1 {
             return Err(ArmError::invalid(
                 "MultiplePrimaryIpConfigurations",
                 format!("Network interface {id} has more than one primary IP configuration."),
             ));
         }
-        for (index, (path, item)) in configs.iter().enumerate() {
-            let c = Obj::new(item, path);
-            let name = c.str("name")?.ok_or_else(|| {
-                ArmError::invalid_at(
-                    "InvalidRequestFormat",
-                    path,
-                    format!("Cannot parse the request: {path}.name is required."),
-                )
-            })?;
-            crate::arm::names::NameRule::Network.check(name, "Microsoft.Network/networkInterfaces/ipConfigurations")?;
-            if !names.insert(name.to_ascii_lowercase()) {
-                return Err(ArmError::invalid(
-                    "DuplicateResourceName",
-                    format!("IP configuration name {name} appears more than once in {id}."),
-                ));
-            }
-            let cp_map = c.obj("properties")?.cloned().unwrap_or_default();
-            let cp = Obj::new(&cp_map, path);
-            let subnet_text = cp.reference("subnet")?.ok_or_else(|| {
-                ArmError::invalid(
-                    "IpConfigurationSubnetMissing",
-                    format!("IP configuration {name} of {id} needs properties.subnet.id."),
-                )
-            })?;
-            let (subnet_id, subnet) = referenced(w, subnet_text, subnets::TYPE, id)?;
-            let vnet = w.get(&subnet.parent_key)?.ok_or(ArmError::Internal)?;
-            if location(&vnet) != input.location {
-                return Err(ArmError::invalid(
-                    "InvalidResourceReference",
-                    format!("Resource {subnet_id} referenced by resource {id} was not found. Please make sure that the referenced resource exists, and that both resources are in the same region."),
-                ));
-            }
+        for (index, request) in requests.iter().enumerate() {
             match &vnet_key {
-                Some(k) if *k != vnet.key => {
+                Some(k) if *k != request.vnet.key => {
                     return Err(ArmError::invalid(
                         "IpConfigurationsOnSameNicCannotUseDifferentVnets",
                         format!(
                             "IP configurations of {id} refer to subnets of different virtual networks ({} and {}).",
                             k,
-                            virtual_networks::name_of(&vnet)
+                            virtual_networks::name_of(&request.vnet)
                         ),
                     ));
                 }
-                _ => vnet_key = Some(vnet.key.clone()),
+                _ => vnet_key = Some(request.vnet.key.clone()),
             }
-            let version = cp.one_of("privateIPAddressVersion", &["IPv4", "IPv6"])?.unwrap_or("IPv4");
-            let method = cp.one_of("privateIPAllocationMethod", &["Dynamic", "Static"])?.unwrap_or("Dynamic");
-            let requested_ip = match cp.str("privateIPAddress")? {
-                Some(text) => Some(text.parse::<IpAddr>().map_err(|_| {
-                    ArmError::invalid(
-                        "InvalidPrivateIPAddressFormat",
-                        format!("Private IP address '{text}' of IP configuration {name} is not a valid IP address."),
-                    )
-                })?),
-                None => None,
-            };
-            if method == "Static" && requested_ip.is_none() {
-                return Err(ArmError::invalid("PrivateIPAddressRequired", format!("IP configuration {name} of {id} uses Static allocation and must set properties.privateIPAddress.")));
-            }
-            let prefix = subnets::prefixes_of(&subnet)?
-                .into_iter()
-                .find(|p| matches!((p, version), (IpNet::V4(_), "IPv4") | (IpNet::V6(_), "IPv6")))
-                .ok_or_else(|| {
-                    ArmError::invalid(
-                        "SubnetDoesNotSupportIpVersion",
-                        format!("Subnet {subnet_id} has no {version} prefix for IP configuration {name}."),
-                    )
-                })?;
-            let owner = owner_key(&nic_key, name);
-            let address = allocate(w, &subnet_id, &subnet.key, &prefix, &owner, method, requested_ip, name)?;
-            let primary = cp.bool("primary")?.unwrap_or(primaries == 0 && index == 0);
+            let address = request.allocate(w, &owner_key(&nic_key, &request.name))?;
             out_configs.push(json!({
-                "name": name,
+                "name": request.name,
                 "properties": {
                     "privateIPAddress": address.to_string(),
-                    "privateIPAllocationMethod": method,
-                    "privateIPAddressVersion": version,
-                    "subnet": { "id": subnet_id.to_string() },
-                    "primary": primary,
+                    "privateIPAllocationMethod": request.method,
+                    "privateIPAddressVersion": request.version,
+                    "subnet": { "id": request.subnet_id.to_string() },
+                    "primary": request.primary.unwrap_or(primaries == 0 && index == 0),
                 }
             }));
         }
@@ -182,7 +124,7 @@ impl ResourceType for NetworkInterfaces {
         if let Some(existing) = input.existing {
             for old in properties(existing).get("ipConfigurations").and_then(Value::as_array).into_iter().flatten() {
                 if let Some(old_name) = old.get("name").and_then(Value::as_str) {
-                    if !names.contains(&old_name.to_ascii_lowercase()) {
+                    if !configs.iter().any(|c| c.name.eq_ignore_ascii_case(old_name)) {
                         w.tx.ip_release_owner(&owner_key(&nic_key, old_name))?;
                     }
                 }
@@ -249,6 +191,86 @@ impl ResourceType for NetworkInterfaces {
             }
         }
         Ok(())
+    }
+}
+
+/// An IP configuration as asked for: NICs and private link services take the same shape.
+pub struct IpConfigRequest {
+    pub name: String,
+    pub subnet_id: ResourceId,
+    pub subnet: ResourceRow,
+    pub vnet: ResourceRow,
+    pub method: &'static str,
+    pub address: Option<IpAddr>,
+    pub version: &'static str,
+    pub primary: Option<bool>,
+}
+
+impl IpConfigRequest {
+    /// Validate one configuration of `owner` (in `location`): its subnet exists in the same
+    /// region, and the allocation method, address and version are consistent.
+    pub fn parse(
+        w: &mut Write<'_>,
+        owner: &ResourceId,
+        location: Option<&str>,
+        item: &Named,
+    ) -> ArmResult<IpConfigRequest> {
+        let name = &item.name;
+        let cp = item.properties();
+        let subnet_text = cp.reference("subnet")?.ok_or_else(|| {
+            ArmError::invalid(
+                "IpConfigurationSubnetMissing",
+                format!("IP configuration {name} of {owner} needs properties.subnet.id."),
+            )
+        })?;
+        let (subnet_id, subnet) = referenced(w, subnet_text, subnets::TYPE, owner)?;
+        let vnet = w.get(&subnet.parent_key)?.ok_or(ArmError::Internal)?;
+        if crate::providers::location(&vnet) != location {
+            return Err(ArmError::invalid(
+                "InvalidResourceReference",
+                format!("Resource {subnet_id} referenced by resource {owner} was not found. Please make sure that the referenced resource exists, and that both resources are in the same region."),
+            ));
+        }
+        let version = cp.one_of("privateIPAddressVersion", &["IPv4", "IPv6"])?.unwrap_or("IPv4");
+        let method = cp.one_of("privateIPAllocationMethod", &["Dynamic", "Static"])?.unwrap_or("Dynamic");
+        let address = match cp.str("privateIPAddress")? {
+            Some(text) => Some(text.parse::<IpAddr>().map_err(|_| {
+                ArmError::invalid(
+                    "InvalidPrivateIPAddressFormat",
+                    format!("Private IP address '{text}' of IP configuration {name} is not a valid IP address."),
+                )
+            })?),
+            None => None,
+        };
+        if method == "Static" && address.is_none() {
+            return Err(ArmError::invalid(
+                "PrivateIPAddressRequired",
+                format!("IP configuration {name} of {owner} uses Static allocation and must set properties.privateIPAddress."),
+            ));
+        }
+        let primary = cp.bool("primary")?;
+        Ok(IpConfigRequest { name: name.clone(), subnet_id, subnet, vnet, method, address, version, primary })
+    }
+
+    /// The subnet prefix of this configuration's IP version.
+    pub fn prefix(&self) -> ArmResult<IpNet> {
+        subnets::prefixes_of(&self.subnet)?
+            .into_iter()
+            .find(|p| matches!((p, self.version), (IpNet::V4(_), "IPv4") | (IpNet::V6(_), "IPv6")))
+            .ok_or_else(|| {
+                ArmError::invalid(
+                    "SubnetDoesNotSupportIpVersion",
+                    format!(
+                        "Subnet {} has no {} prefix for IP configuration {}.",
+                        self.subnet_id, self.version, self.name
+                    ),
+                )
+            })
+    }
+
+    /// Give `owner` its address: the one it holds when it still fits, else a new one.
+    pub fn allocate(&self, w: &mut Write<'_>, owner: &str) -> ArmResult<IpAddr> {
+        allocate(w, &self.subnet_id, &self.subnet.key, &self.prefix()?, owner, self.method, self.address, &self.name)
     }
 }
 

@@ -1,14 +1,13 @@
 //! Microsoft.Network/networkSecurityGroups, with security rules inline (replacing the current
 //! set, as a PUT does in Azure) or as child resources.
 
-use std::collections::HashSet;
-
 use privlink_store::{ResourceRow, Tx};
 use serde_json::{json, Map, Value};
 
 use super::{children, in_subscription, inline_child, security_rules, subnets};
 use crate::arm::api_version::NETWORK;
 use crate::arm::json::Obj;
+use crate::arm::names::NameRule;
 use crate::arm::{ArmError, ArmResult, ResourceId};
 use crate::providers::{properties, PutInput, ResourceType, Write};
 
@@ -44,37 +43,17 @@ impl ResourceType for NetworkSecurityGroups {
         let id = input.id;
         let body_props = input.body.obj("properties")?.cloned().unwrap_or_default();
         let body = Obj::new(&body_props, "properties");
-        let requested = body.objects("securityRules")?;
+        let requested = body.named("securityRules", NameRule::Network, "security rule", &id.to_string())?;
         if requested.len() as u64 > w.settings.limits.rules_per_nsg {
             return Err(ArmError::invalid(
                 "SecurityRulesPerNetworkSecurityGroupLimitReached",
                 format!("A network security group may have at most {} rules.", w.settings.limits.rules_per_nsg),
             ));
         }
-        let mut rules = Vec::new();
-        let mut names = HashSet::new();
-        for (path, item) in &requested {
-            let r = Obj::new(item, path);
-            let name = r.str("name")?.ok_or_else(|| {
-                ArmError::invalid_at(
-                    "InvalidRequestFormat",
-                    path,
-                    format!("Cannot parse the request: {path}.name is required."),
-                )
-            })?;
-            crate::arm::names::NameRule::Network.check(name, security_rules::TYPE)?;
-            if !names.insert(name.to_ascii_lowercase()) {
-                return Err(ArmError::invalid(
-                    "DuplicateResourceName",
-                    format!("Security rule name {name} appears more than once in {id}."),
-                ));
-            }
-            let rp = r.obj("properties")?.cloned().unwrap_or_default();
-            rules.push((
-                name.to_string(),
-                security_rules::validate(name, Obj::new(&rp, &format!("{path}.properties")))?,
-            ));
-        }
+        let rules = requested
+            .iter()
+            .map(|r| Ok((r.name.clone(), security_rules::validate(&r.name, r.properties())?)))
+            .collect::<ArmResult<Vec<_>>>()?;
         security_rules::check_priorities(&rules, &[])?;
         let resource_guid = input
             .existing
@@ -82,24 +61,11 @@ impl ResourceType for NetworkSecurityGroups {
             .unwrap_or_else(|| json!(uuid::Uuid::new_v4().to_string()));
         if input.existing.is_none() {
             // The NSG row must exist before its rules (children) are stored.
-            let mut provisional = Map::new();
-            provisional.insert("location".into(), json!(input.location));
-            provisional.insert("properties".into(), json!({ "provisioningState": "Updating" }));
-            w.tx.put(&ResourceRow {
-                key: id.key(),
-                id: id.to_string(),
-                type_key: id.type_key(),
-                subscription: id.subscription.to_ascii_lowercase(),
-                resource_group: id.resource_group.as_deref().unwrap_or_default().to_ascii_lowercase(),
-                parent_key: String::new(),
-                body: Value::Object(provisional),
-                etag: String::new(),
-                created_at: w.now,
-                updated_at: w.now,
-            })?;
+            w.put_provisional(id, input.location, Map::new())?;
         }
         for old in children(w.tx, &id.key(), security_rules::TYPE_KEY)? {
-            if !names.contains(old.id.rsplit('/').next().unwrap_or_default().to_ascii_lowercase().as_str()) {
+            let name = old.id.rsplit('/').next().unwrap_or_default();
+            if !rules.iter().any(|(n, _)| n.eq_ignore_ascii_case(name)) {
                 w.remove_tree(&old.key)?;
             }
         }

@@ -7,21 +7,19 @@
 //! connections. The Standard Load Balancer in front of the service is not modelled:
 //! `loadBalancerFrontendIpConfigurations` ids are stored as given.
 
-use std::net::IpAddr;
-
-use ipnet::IpNet;
 use privlink_store::{ResourceRow, Tx};
 use serde_json::{json, Map, Value};
 
-use super::network_interfaces::{allocate, owner_key};
-use super::{in_subscription, subnets};
+use super::in_subscription;
+use super::network_interfaces::{owner_key, IpConfigRequest};
 use crate::arm::api_version::NETWORK;
 use crate::arm::json::Obj;
+use crate::arm::names::NameRule;
 use crate::arm::{ArmError, ArmResult};
 use crate::catalogue::ConnectionPut;
 use crate::providers::approval;
 use crate::providers::targets::connections::{self, ConnectionType, Shape};
-use crate::providers::{location, properties, referenced, PutInput, Registry, ResourceType, Write};
+use crate::providers::{properties, PutInput, Registry, ResourceType, Write};
 
 pub const TYPE: &str = "Microsoft.Network/privateLinkServices";
 pub const TYPE_KEY: &str = "microsoft.network/privatelinkservices";
@@ -137,81 +135,50 @@ impl ResourceType for PrivateLinkServices {
                 ));
             }
         }
-        let configs = body.objects("ipConfigurations")?;
+        let configs = body.named("ipConfigurations", NameRule::Network, "IP configuration", &id.to_string())?;
         if configs.is_empty() || configs.len() > MAX_IP_CONFIGURATIONS {
-            return Err(ArmError::invalid("PrivateLinkServiceIpConfigurationCount", format!("Private link service {id} needs 1 to {MAX_IP_CONFIGURATIONS} ipConfigurations (its NAT IP addresses).")));
+            return Err(ArmError::invalid(
+                "PrivateLinkServiceIpConfigurationCount",
+                format!("Private link service {id} needs 1 to {MAX_IP_CONFIGURATIONS} ipConfigurations (its NAT IP addresses)."),
+            ));
         }
         let key = id.key();
         let mut out_configs = Vec::new();
-        let mut names = std::collections::HashSet::new();
-        for (index, (path, item)) in configs.iter().enumerate() {
-            let c = Obj::new(item, path);
-            let name = c.str("name")?.ok_or_else(|| {
-                ArmError::invalid_at(
-                    "InvalidRequestFormat",
-                    path,
-                    format!("Cannot parse the request: {path}.name is required."),
-                )
-            })?;
-            if !names.insert(name.to_ascii_lowercase()) {
-                return Err(ArmError::invalid(
-                    "DuplicateResourceName",
-                    format!("IP configuration name {name} appears more than once in {id}."),
-                ));
-            }
-            let cp_map = c.obj("properties")?.cloned().unwrap_or_default();
-            let cp = Obj::new(&cp_map, path);
-            let subnet_text = cp.reference("subnet")?.ok_or_else(|| {
-                ArmError::invalid(
-                    "IpConfigurationSubnetMissing",
-                    format!("IP configuration {name} of {id} needs properties.subnet.id."),
-                )
-            })?;
-            let (subnet_id, subnet) = referenced(w, subnet_text, subnets::TYPE, id)?;
-            let vnet = w.get(&subnet.parent_key)?.ok_or(ArmError::Internal)?;
-            if location(&vnet) != input.location {
-                return Err(ArmError::invalid("InvalidResourceReference", format!("Resource {subnet_id} referenced by resource {id} was not found. Please make sure that the referenced resource exists, and that both resources are in the same region.")));
-            }
-            if properties(&subnet).get("privateLinkServiceNetworkPolicies").and_then(Value::as_str) != Some("Disabled")
+        for (index, config) in configs.iter().enumerate() {
+            let request = IpConfigRequest::parse(w, id, input.location, config)?;
+            if properties(&request.subnet).get("privateLinkServiceNetworkPolicies").and_then(Value::as_str)
+                != Some("Disabled")
             {
                 return Err(ArmError::invalid(
                     "PrivateLinkServiceCannotBeCreatedInSubnetThatHasNetworkPoliciesEnabled",
-                    format!("Private link service {id} cannot be created in subnet {subnet_id} since it has private link service network policies enabled. Set privateLinkServiceNetworkPolicies to Disabled."),
+                    format!("Private link service {id} cannot be created in subnet {} since it has private link service network policies enabled. Set privateLinkServiceNetworkPolicies to Disabled.", request.subnet_id),
                 ));
             }
-            let method = cp.one_of("privateIPAllocationMethod", &["Dynamic", "Static"])?.unwrap_or("Dynamic");
-            let requested = match cp.str("privateIPAddress")? {
-                Some(t) => Some(t.parse::<IpAddr>().map_err(|_| {
-                    ArmError::invalid(
-                        "InvalidPrivateIPAddressFormat",
-                        format!("Private IP address '{t}' of IP configuration {name} is not a valid IP address."),
-                    )
-                })?),
-                None => None,
-            };
-            if method == "Static" && requested.is_none() {
-                return Err(ArmError::invalid("PrivateIPAddressRequired", format!("IP configuration {name} of {id} uses Static allocation and must set properties.privateIPAddress.")));
+            if request.version != "IPv4" {
+                return Err(ArmError::invalid(
+                    "PrivateLinkServiceIpv4Only",
+                    format!("NAT IP configuration {} of {id} must be IPv4.", request.name),
+                ));
             }
-            let prefix =
-                subnets::prefixes_of(&subnet)?.into_iter().find(|p| matches!(p, IpNet::V4(_))).ok_or_else(|| {
-                    ArmError::invalid(
-                        "SubnetDoesNotSupportIpVersion",
-                        format!("Subnet {subnet_id} has no IPv4 prefix."),
-                    )
-                })?;
-            let address =
-                allocate(w, &subnet_id, &subnet.key, &prefix, &owner_key(&key, name), method, requested, name)?;
+            let address = request.allocate(w, &owner_key(&key, &request.name))?;
             out_configs.push(json!({
-                "name": name,
-                "id": format!("{id}/ipConfigurations/{name}"),
+                "name": request.name,
+                "id": format!("{id}/ipConfigurations/{}", request.name),
                 "type": "Microsoft.Network/privateLinkServices/ipConfigurations",
-                "properties": { "privateIPAddress": address.to_string(), "privateIPAllocationMethod": method, "privateIPAddressVersion": "IPv4", "subnet": { "id": subnet_id.to_string() }, "primary": cp.bool("primary")?.unwrap_or(index == 0), "provisioningState": "Succeeded" }
+                "properties": {
+                    "privateIPAddress": address.to_string(),
+                    "privateIPAllocationMethod": request.method,
+                    "privateIPAddressVersion": "IPv4",
+                    "subnet": { "id": request.subnet_id.to_string() },
+                    "primary": request.primary.unwrap_or(index == 0),
+                    "provisioningState": "Succeeded",
+                }
             }));
         }
         if let Some(existing) = input.existing {
             for old in properties(existing).get("ipConfigurations").and_then(Value::as_array).into_iter().flatten() {
                 if let Some(old_name) = old.get("name").and_then(Value::as_str) {
-                    if !names.contains(&old_name.to_ascii_lowercase()) {
+                    if !configs.iter().any(|c| c.name.eq_ignore_ascii_case(old_name)) {
                         return Err(ArmError::invalid(
                             "PrivateLinkServiceIpConfigurationCannotBeRemoved",
                             format!("NAT IP configuration {old_name} of {id} cannot be removed once added."),

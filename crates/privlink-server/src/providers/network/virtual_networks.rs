@@ -2,7 +2,6 @@
 //! a VNet PUT carries inline. As in Azure, the `subnets` and `virtualNetworkPeerings` arrays of a
 //! PUT are the whole truth: children left out are deleted (and a subnet in use refuses).
 
-use std::collections::HashSet;
 use std::net::IpAddr;
 
 use ipnet::IpNet;
@@ -13,6 +12,7 @@ use super::address::{overlaps, parse_prefix};
 use super::{children, inline_child, subnets, virtual_network_peerings as peerings};
 use crate::arm::api_version::NETWORK;
 use crate::arm::json::Obj;
+use crate::arm::names::NameRule;
 use crate::arm::{ArmError, ArmResult, ResourceId};
 use crate::providers::{properties, PutInput, ResourceType, Write};
 
@@ -105,126 +105,64 @@ impl ResourceType for VirtualNetworks {
             .unwrap_or_else(|| json!(uuid::Uuid::new_v4().to_string()));
         props.insert("resourceGuid".into(), resource_guid);
 
-        // The VNet row must exist before its children are written (they refer to it).
-        let mut provisional = Map::new();
-        provisional.insert("location".into(), json!(input.location));
-        let mut provisional_props = props.clone();
-        provisional_props.insert("provisioningState".into(), json!("Updating"));
-        provisional.insert("properties".into(), Value::Object(provisional_props));
-        let vnet_row = ResourceRow {
-            key: id.key(),
-            id: id.to_string(),
-            type_key: id.type_key(),
-            subscription: id.subscription.to_ascii_lowercase(),
-            resource_group: id.resource_group.as_deref().unwrap_or_default().to_ascii_lowercase(),
-            parent_key: String::new(),
-            body: Value::Object(provisional),
-            etag: String::new(),
-            created_at: w.now,
-            updated_at: w.now,
-        };
-
-        // Subnets given inline replace the current set.
-        let requested = body.objects("subnets")?;
+        // Children given inline replace the current set: validate them all first.
+        let parent = id.to_string();
+        let requested = body.named("subnets", NameRule::Network, "subnet", &parent)?;
         if requested.len() as u64 > w.settings.limits.subnets_per_vnet {
             return Err(ArmError::invalid(
                 "SubnetsPerVirtualNetworkLimitReached",
                 format!("Virtual network {id} may have at most {} subnets.", w.settings.limits.subnets_per_vnet),
             ));
         }
+        let requested_peerings = body.named("virtualNetworkPeerings", NameRule::Network, "peering", &parent)?;
+        let kept = |row: &ResourceRow, names: &[crate::arm::json::Named]| {
+            let name = row.id.rsplit('/').next().unwrap_or_default();
+            names.iter().any(|n| n.name.eq_ignore_ascii_case(name))
+        };
         let existing_subnets =
             if input.existing.is_some() { children(w.tx, &id.key(), subnets::TYPE_KEY)? } else { Vec::new() };
-        let mut parsed = Vec::new();
-        let mut seen = HashSet::new();
-        for (path, item) in &requested {
-            let s = Obj::new(item, path);
-            let name = s.str("name")?.ok_or_else(|| {
-                ArmError::invalid_at(
-                    "InvalidRequestFormat",
-                    path,
-                    format!("Cannot parse the request: {path}.name is required."),
-                )
-            })?;
-            crate::arm::names::NameRule::Network.check(name, subnets::TYPE)?;
-            if !seen.insert(name.to_ascii_lowercase()) {
-                return Err(ArmError::invalid(
-                    "DuplicateResourceName",
-                    format!("Subnet name {name} appears more than once in virtual network {id}."),
-                ));
-            }
-            let sub_props = s.obj("properties")?.cloned().unwrap_or_default();
-            parsed.push((id.child("subnets", name), sub_props, format!("{path}.properties")));
-        }
-        // Existing subnets that are not in the request go, if nothing uses them.
-        for old in &existing_subnets {
-            if !seen.contains(old.id.rsplit('/').next().unwrap_or_default().to_ascii_lowercase().as_str()) {
-                subnets::ensure_unused(w.tx, old, &old.key)?;
-            }
-        }
-        w.tx.put(&vnet_row)?;
-        for old in &existing_subnets {
-            if !seen.contains(old.id.rsplit('/').next().unwrap_or_default().to_ascii_lowercase().as_str()) {
-                w.remove_tree(&old.key)?;
-            }
+        let existing_peerings =
+            if input.existing.is_some() { children(w.tx, &id.key(), peerings::TYPE_KEY)? } else { Vec::new() };
+        // Subnets left out go, if nothing uses them.
+        for old in existing_subnets.iter().filter(|old| !kept(old, &requested)) {
+            subnets::ensure_unused(w.tx, old, &old.key)?;
         }
         // Prefixes of every requested subnet, for the overlap check between siblings.
         let mut requested_prefixes = Vec::new();
-        for (sid, sp, path) in &parsed {
-            let o = Obj::new(sp, path);
+        for subnet in &requested {
+            let sid = id.child("subnets", &subnet.name).to_string();
+            let o = subnet.properties();
             let mut list = Vec::new();
             if let Some(p) = o.str("addressPrefix")? {
-                list.push(parse_prefix(p, &sid.to_string())?);
+                list.push(parse_prefix(p, &sid)?);
             }
             for p in o.strings("addressPrefixes")?.unwrap_or_default() {
-                list.push(parse_prefix(p, &sid.to_string())?);
+                list.push(parse_prefix(p, &sid)?);
             }
-            requested_prefixes.push((sid.to_string(), list));
+            requested_prefixes.push((sid, list));
         }
-        for (i, (sid, sp, path)) in parsed.iter().enumerate() {
+
+        // The VNet row must exist before its children are written (they refer to it).
+        let vnet_row = w.put_provisional(id, input.location, props.clone())?;
+        for old in existing_subnets.iter().filter(|old| !kept(old, &requested)) {
+            w.remove_tree(&old.key)?;
+        }
+        for (i, subnet) in requested.iter().enumerate() {
+            let sid = id.child("subnets", &subnet.name);
             let siblings: Vec<(String, Vec<IpNet>)> =
                 requested_prefixes.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, s)| s.clone()).collect();
             let existing = w.get(&sid.key())?;
-            let stored = subnets::apply(w, &vnet_row, &space, &siblings, sid, existing.as_ref(), Obj::new(sp, path))?;
-            w.save(sid, existing.as_ref(), Map::from_iter([("properties".to_string(), Value::Object(stored))]))?;
+            let stored = subnets::apply(w, &vnet_row, &space, &siblings, &sid, existing.as_ref(), subnet.properties())?;
+            w.save(&sid, existing.as_ref(), Map::from_iter([("properties".to_string(), Value::Object(stored))]))?;
         }
-
-        // Peerings given inline replace the current set too.
-        let requested_peerings = body.objects("virtualNetworkPeerings")?;
-        let existing_peerings =
-            if input.existing.is_some() { children(w.tx, &id.key(), peerings::TYPE_KEY)? } else { Vec::new() };
-        let mut peering_names = HashSet::new();
-        for (path, item) in &requested_peerings {
-            let p = Obj::new(item, path);
-            let name = p.str("name")?.ok_or_else(|| {
-                ArmError::invalid_at(
-                    "InvalidRequestFormat",
-                    path,
-                    format!("Cannot parse the request: {path}.name is required."),
-                )
-            })?;
-            if !peering_names.insert(name.to_ascii_lowercase()) {
-                return Err(ArmError::invalid(
-                    "DuplicateResourceName",
-                    format!("Peering name {name} appears more than once in virtual network {id}."),
-                ));
-            }
-            let pid = id.child("virtualNetworkPeerings", name);
-            let pp = p.obj("properties")?.cloned().unwrap_or_default();
+        for peering in &requested_peerings {
+            let pid = id.child("virtualNetworkPeerings", &peering.name);
             let existing = w.get(&pid.key())?;
-            let stored = peerings::apply(
-                w,
-                &vnet_row,
-                &space,
-                &pid,
-                existing.as_ref(),
-                Obj::new(&pp, &format!("{path}.properties")),
-            )?;
+            let stored = peerings::apply(w, &vnet_row, &space, &pid, existing.as_ref(), peering.properties())?;
             w.save(&pid, existing.as_ref(), Map::from_iter([("properties".to_string(), Value::Object(stored))]))?;
         }
-        for old in &existing_peerings {
-            if !peering_names.contains(old.id.rsplit('/').next().unwrap_or_default().to_ascii_lowercase().as_str()) {
-                w.remove_tree(&old.key)?;
-            }
+        for old in existing_peerings.iter().filter(|old| !kept(old, &requested_peerings)) {
+            w.remove_tree(&old.key)?;
         }
         Ok(props)
     }
