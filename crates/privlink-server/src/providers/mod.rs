@@ -175,24 +175,27 @@ impl<'a> Write<'a> {
                 body.insert("internal".into(), internal.clone());
             }
         }
-        let parent_key = id.parent().map(|p| p.key()).unwrap_or_default();
-        let row = ResourceRow {
-            key: id.key(),
-            id: id.to_string(),
-            type_key: id.type_key(),
-            subscription: id.subscription.to_ascii_lowercase(),
-            resource_group: id.resource_group.as_deref().map(str::to_ascii_lowercase).unwrap_or_default(),
-            parent_key,
-            body: Value::Object(body),
-            etag: new_etag(),
-            created_at: existing.map_or(self.now, |e| e.created_at),
-            updated_at: self.now,
-        };
+        let row = self.row(id, body, new_etag(), existing.map_or(self.now, |e| e.created_at));
         self.tx.put(&row)?;
         if self.lro {
             self.provisioning.push(row.key.clone());
         }
         Ok(row)
+    }
+
+    fn row(&self, id: &ResourceId, body: Map<String, Value>, etag: String, created_at: i64) -> ResourceRow {
+        ResourceRow {
+            key: id.key(),
+            id: id.to_string(),
+            type_key: id.type_key(),
+            subscription: id.subscription.to_ascii_lowercase(),
+            resource_group: id.resource_group.as_deref().map(str::to_ascii_lowercase).unwrap_or_default(),
+            parent_key: id.parent().map(|p| p.key()).unwrap_or_default(),
+            body: Value::Object(body),
+            etag,
+            created_at,
+            updated_at: self.now,
+        }
     }
 
     /// Store a parent's row (state `Updating`) before its inline children are written, so they
@@ -209,18 +212,7 @@ impl<'a> Write<'a> {
             body.insert("location".into(), json!(location));
         }
         body.insert("properties".into(), Value::Object(props));
-        let row = ResourceRow {
-            key: id.key(),
-            id: id.to_string(),
-            type_key: id.type_key(),
-            subscription: id.subscription.to_ascii_lowercase(),
-            resource_group: id.resource_group.as_deref().map(str::to_ascii_lowercase).unwrap_or_default(),
-            parent_key: id.parent().map(|p| p.key()).unwrap_or_default(),
-            body: Value::Object(body),
-            etag: String::new(),
-            created_at: self.now,
-            updated_at: self.now,
-        };
+        let row = self.row(id, body, String::new(), self.now);
         self.tx.put(&row)?;
         Ok(row)
     }
