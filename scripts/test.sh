@@ -11,7 +11,7 @@ echo "== cargo test (SQLite)"
 cargo test --workspace
 
 if [ -n "${PRIVLINK_TEST_POSTGRES_URL:-}" ]; then
-    echo "== cargo test (PostgreSQL: ${PRIVLINK_TEST_POSTGRES_URL%%@*}@…)"
+    echo "== cargo test (PostgreSQL)"
     PRIVLINK_TEST_STORE=postgres cargo test --workspace
 else
     echo "== PostgreSQL run skipped: set PRIVLINK_TEST_POSTGRES_URL to include it"

@@ -43,6 +43,13 @@ pub fn resolve_type<'r>(
 
 /// The subscription, resource group and parent `id` lives in must exist.
 pub fn ensure_scope(tx: &mut dyn Tx, id: &ResourceId) -> ArmResult<()> {
+    if id.provider.is_some() && id.resource_group.is_none() {
+        // Every provider resource privlink serves lives in a resource group.
+        return Err(ArmError::InvalidResourceType {
+            type_name: id.type_name(),
+            version: "any (it is not a subscription-level type)".into(),
+        });
+    }
     let sub = ResourceId::subscription(&id.subscription);
     if tx.get(&sub.key())?.is_none() {
         return Err(ArmError::SubscriptionNotFound { subscription: id.subscription.clone() });
@@ -83,10 +90,11 @@ fn ensure_idle(tx: &mut dyn Tx, row: &ResourceRow, req: &ArmRequest) -> ArmResul
     if matches!(state, "Succeeded" | "Failed" | "Canceled") {
         return Ok(());
     }
-    let pending = tx
-        .work_all(10_000)?
-        .into_iter()
-        .find(|w| w.resource_key == row.key || row.key.starts_with(&format!("{}/", w.resource_key)));
+    // The row's own operation, or (for a child) its parent's.
+    let mut pending = tx.work_for_resource(&row.key)?.into_iter().next();
+    if pending.is_none() && !row.parent_key.is_empty() {
+        pending = tx.work_for_resource(&row.parent_key)?.into_iter().next();
+    }
     let operation_url = match (pending, ResourceId::parse(&row.id)) {
         (Some(work), Some(id)) => {
             let location = operation_location(tx, &id, location(row))?;
@@ -188,22 +196,15 @@ pub fn render(tx: &mut dyn Tx, registry: &Registry, row: &ResourceRow) -> ArmRes
     Ok(Value::Object(out))
 }
 
-fn rfc3339(millis: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000)
-        .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
-        .unwrap_or_default()
-}
-
 pub fn system_data(row: &ResourceRow) -> Value {
     let by = row.body.get("systemData").cloned().unwrap_or(Value::Null);
     json!({
         "createdBy": by.get("createdBy").cloned().unwrap_or(json!("privlink")),
         "createdByType": by.get("createdByType").cloned().unwrap_or(json!("Application")),
-        "createdAt": rfc3339(row.created_at),
+        "createdAt": crate::arm::rfc3339(row.created_at),
         "lastModifiedBy": by.get("lastModifiedBy").cloned().unwrap_or(json!("privlink")),
         "lastModifiedByType": by.get("lastModifiedByType").cloned().unwrap_or(json!("Application")),
-        "lastModifiedAt": rfc3339(row.updated_at),
+        "lastModifiedAt": crate::arm::rfc3339(row.updated_at),
     })
 }
 
@@ -411,17 +412,13 @@ pub async fn delete(state: &AppState, req: &ArmRequest, id: ResourceId) -> ArmRe
                 ArmError::ParentResourceNotFound { .. } => Ok(()),
                 other => Err(other),
             })?;
-            let Some(row) = w.get(&id.key())? else {
-                arm::check_preconditions(req2.if_match.as_deref(), None, None)?;
-                return Ok(None);
-            };
+            let Some(row) = w.get(&id.key())? else { return Ok(None) };
             arm::check_preconditions(req2.if_match.as_deref(), None, Some(&row.etag))?;
             let state =
                 crate::providers::properties(&row).get("provisioningState").and_then(Value::as_str).map(str::to_string);
             if state.as_deref() == Some("Deleting") {
                 // Already being deleted: hand out the same operation.
-                let pending =
-                    w.tx.work_all(100_000)?.into_iter().find(|i| i.resource_key == row.key && i.kind == WORK_DELETE);
+                let pending = w.tx.work_for_resource(&row.key)?.into_iter().find(|i| i.kind == WORK_DELETE);
                 if let Some(item) = pending {
                     let loc = operation_location(w.tx, &id, location(&row))?;
                     return Ok(Some((row, Some((item.operation_id, loc)))));
@@ -471,7 +468,7 @@ pub async fn delete(state: &AppState, req: &ArmRequest, id: ResourceId) -> ArmRe
 /// GET a collection, one page at a time.
 pub async fn list(state: &AppState, req: &ArmRequest, scope: ResourceId, type_name: String) -> ArmResult<Response> {
     let ty = resolve_type(&state.registry, req, &type_name)?.clone();
-    let limit = arm::page_size(req, state.settings.limits.page_size)?;
+    let limit = if ty.pageable() { arm::page_size(req, state.settings.limits.page_size)? } else { usize::MAX >> 1 };
     let after = match req.query.get("$skiptoken") {
         Some(token) => Some(arm::decode_skip_token(token)?),
         None => None,

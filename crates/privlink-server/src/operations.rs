@@ -9,13 +9,6 @@ use serde_json::json;
 use crate::arm::{self, ArmError, ArmRequest, ArmResult, ResourceId};
 use crate::state::AppState;
 
-fn rfc3339(millis: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000)
-        .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
-        .unwrap_or_default()
-}
-
 async fn load(state: &AppState, subscription: &str, operation_id: &str) -> ArmResult<privlink_store::OperationRow> {
     let reconciler = state.reconciler.clone();
     let id = operation_id.to_string();
@@ -32,16 +25,16 @@ async fn load(state: &AppState, subscription: &str, operation_id: &str) -> ArmRe
 }
 
 /// `GET .../operations/{id}`
-pub async fn status(state: &AppState, req: &ArmRequest, id: &ResourceId) -> ArmResult<Response> {
+pub async fn status(state: &AppState, id: &ResourceId) -> ArmResult<Response> {
     let op = load(state, &id.subscription, id.name()).await?;
     let mut body = json!({
         "id": format!("{}", id),
         "name": op.id,
         "status": op.status,
-        "startTime": rfc3339(op.created_at),
+        "startTime": crate::arm::rfc3339(op.created_at),
     });
     if op.status != "InProgress" {
-        body["endTime"] = json!(rfc3339(op.updated_at));
+        body["endTime"] = json!(crate::arm::rfc3339(op.updated_at));
         body["percentComplete"] = json!(100);
     }
     if let Some(error) = &op.error {
@@ -51,7 +44,6 @@ pub async fn status(state: &AppState, req: &ArmRequest, id: &ResourceId) -> ArmR
     if op.status == "InProgress" {
         headers.push(("retry-after", "1".to_string()));
     }
-    let _ = req;
     Ok(arm::json_response(StatusCode::OK, &body, &headers))
 }
 

@@ -58,12 +58,7 @@ pub async fn link_resources(
 }
 
 /// `GET .../providers/Microsoft.Network/locations/{location}/availablePrivateEndpointTypes`.
-pub async fn available_types(
-    state: &AppState,
-    req: &ArmRequest,
-    scope: &ResourceId,
-    location: &str,
-) -> ArmResult<Response> {
+pub async fn available_types(state: &AppState, req: &ArmRequest, scope: &ResourceId) -> ArmResult<Response> {
     api_version::check(
         req.api_version(),
         "Microsoft.Network/locations/availablePrivateEndpointTypes",
@@ -73,11 +68,15 @@ pub async fn available_types(
     let rg = scope.resource_group.clone();
     state
         .read(move |tx| {
-            let container = match &rg {
-                Some(rg) => ResourceId::resource_group(&sub, rg),
-                None => ResourceId::subscription(&sub),
-            };
-            ensure_scope(tx, &container.with_provider("Microsoft.Network", "locations", "x"))
+            if tx.get(&ResourceId::subscription(&sub).key())?.is_none() {
+                return Err(ArmError::SubscriptionNotFound { subscription: sub.clone() });
+            }
+            match &rg {
+                Some(rg) if tx.get(&ResourceId::resource_group(&sub, rg).key())?.is_none() => {
+                    Err(ArmError::ResourceGroupNotFound { resource_group: rg.clone() })
+                }
+                _ => Ok(()),
+            }
         })
         .await?;
     let prefix = match &scope.resource_group {
@@ -100,7 +99,6 @@ pub async fn available_types(
         })
         .collect();
     value.sort_by(|a, b| a["resourceName"].as_str().cmp(&b["resourceName"].as_str()));
-    let _ = location;
     Ok(arm::json_response(StatusCode::OK, &json!({ "value": value }), &[]))
 }
 

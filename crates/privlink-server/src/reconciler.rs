@@ -58,16 +58,21 @@ impl Reconciler {
         }
         loop {
             let this = self.clone();
-            let next_due = tokio::task::spawn_blocking(move || {
-                if let Err(e) = this.run_due(now_millis()) {
-                    tracing::warn!(error = %e, "reconciler pass failed");
-                }
-                privlink_store::read(&*this.store, |tx| tx.work_next_due()).ok().flatten()
+            let (failed, next_due) = tokio::task::spawn_blocking(move || {
+                let failed = match this.run_due(now_millis()) {
+                    Ok(_) => false,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "reconciler pass failed");
+                        true
+                    }
+                };
+                (failed, privlink_store::read(&*this.store, |tx| tx.work_next_due()).ok().flatten())
             })
             .await
-            .ok()
-            .flatten();
+            .unwrap_or((true, None));
             let sleep = match next_due {
+                // After a failed pass (e.g. the disk is full) wait a little instead of spinning.
+                _ if failed => Duration::from_secs(1),
                 Some(due) if due != i64::MAX => Duration::from_millis((due - now_millis()).clamp(0, 60_000) as u64),
                 _ => Duration::from_secs(60),
             };
@@ -145,28 +150,22 @@ impl Reconciler {
 
     /// Execute one item in its own transaction; `false` if another worker already did.
     fn execute(&self, item_id: &str) -> ArmResult<bool> {
+        // The attempt commits only if it succeeds: a failure leaves nothing half done.
         let outcome = privlink_store::write(&*self.store, |tx| {
             let Some(item) = tx.work_get(item_id)? else { return Ok(None) };
             let mut w = Write::new(tx, &self.registry, &self.settings, false);
-            let result = apply(&mut w, &item);
-            match result {
-                Ok(status) => {
-                    finish(&mut w, &item, status, None)?;
-                    Ok(Some(()))
-                }
-                // A domain error is the operation's outcome, not a reason to retry.
-                Err(e @ ArmError::InvalidProperty { .. })
-                | Err(e @ ArmError::InUse { .. })
-                | Err(e @ ArmError::Conflict { .. }) => {
-                    finish(&mut w, &item, "Failed", Some(e.body()))?;
-                    Ok(Some(()))
-                }
-                Err(e) => Err(e),
-            }
+            let status = apply(&mut w, &item)?;
+            finish(&mut w, &item, status, None)?;
+            Ok(Some(()))
         });
         match outcome {
-            Ok(Some(_)) => Ok(true),
+            Ok(Some(())) => Ok(true),
             Ok(None) => Ok(false),
+            // A domain error is the operation's outcome, not a reason to retry.
+            Err(e @ (ArmError::InvalidProperty { .. } | ArmError::InUse { .. } | ArmError::Conflict { .. })) => {
+                self.fail(item_id, e.body())?;
+                Ok(true)
+            }
             Err(e) => {
                 tracing::warn!(item = item_id, error = %e, "work item failed; will retry");
                 self.record_failure(item_id)?;
@@ -176,35 +175,56 @@ impl Reconciler {
     }
 
     fn record_failure(&self, item_id: &str) -> ArmResult<()> {
-        privlink_store::write(&*self.store, |tx| {
-            let Some(item) = tx.work_get(item_id)? else { return Ok(()) };
+        let exhausted = privlink_store::write(&*self.store, |tx| {
+            let Some(item) = tx.work_get(item_id)? else { return Ok(false) };
             let attempts = item.attempts + 1;
             if attempts >= MAX_ATTEMPTS {
-                let mut w = Write::new(tx, &self.registry, &self.settings, false);
-                finish(&mut w, &item, "Failed", Some(ArmError::Internal.body()))?;
-            } else {
-                tx.work_reschedule(item_id, now_millis() + 200 * (1 << attempts), attempts)?;
+                return Ok(true);
             }
-            Ok::<_, ArmError>(())
+            tx.work_reschedule(item_id, now_millis() + 200 * (1 << attempts), attempts)?;
+            Ok::<_, ArmError>(false)
+        })?;
+        if exhausted {
+            tracing::error!(item = item_id, "work item failed {MAX_ATTEMPTS} times; its operation is marked Failed");
+            self.fail(item_id, ArmError::Internal.body())?;
+        }
+        Ok(())
+    }
+
+    /// End an item's operation as Failed, in a transaction of its own, leaving every row the
+    /// operation touched in a terminal state so that clients can act on them again.
+    fn fail(&self, item_id: &str, error: Value) -> ArmResult<()> {
+        privlink_store::write(&*self.store, |tx| {
+            let Some(item) = tx.work_get(item_id)? else { return Ok(()) };
+            let mut w = Write::new(tx, &self.registry, &self.settings, false);
+            finish(&mut w, &item, "Failed", Some(error.clone()))
         })
     }
+}
+
+/// The rows an item completes: the resource, and for a provision the other rows its write saved.
+fn touched_keys(item: &WorkItem) -> Vec<String> {
+    let mut keys: Vec<String> = item
+        .payload
+        .get("keys")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+        .unwrap_or_default();
+    if !keys.contains(&item.resource_key) {
+        keys.push(item.resource_key.clone());
+    }
+    keys
 }
 
 /// Carry out one item; returns the operation's terminal status.
 fn apply(w: &mut Write<'_>, item: &WorkItem) -> ArmResult<&'static str> {
     match item.kind.as_str() {
         WORK_PROVISION => {
-            let keys: Vec<String> = item
-                .payload
-                .get("keys")
-                .and_then(Value::as_array)
-                .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
-                .unwrap_or_default();
             if w.get(&item.resource_key)?.is_none() {
                 return Ok("Canceled");
             }
-            for key in keys.iter().chain(std::iter::once(&item.resource_key)) {
-                let Some(mut row) = w.get(key)? else { continue };
+            for key in touched_keys(item) {
+                let Some(mut row) = w.get(&key)? else { continue };
                 let Some(Value::Object(props)) = row.body.get_mut("properties") else { continue };
                 if props.get("provisioningState").and_then(Value::as_str) == Some("Updating") {
                     props.insert("provisioningState".into(), json!("Succeeded"));
@@ -216,14 +236,7 @@ fn apply(w: &mut Write<'_>, item: &WorkItem) -> ArmResult<&'static str> {
         WORK_DELETE => {
             let Some(root) = w.get(&item.resource_key)? else { return Ok("Succeeded") };
             // Something may have started using the resource since the delete was accepted.
-            if let Err(e) = w.check_tree_deletable(&root) {
-                let mut row = root;
-                if let Some(Value::Object(props)) = row.body.get_mut("properties") {
-                    props.insert("provisioningState".into(), json!("Succeeded"));
-                }
-                w.tx.put(&row)?;
-                return Err(e);
-            }
+            w.check_tree_deletable(&root)?;
             w.remove_tree(&item.resource_key)?;
             Ok("Succeeded")
         }
@@ -236,12 +249,17 @@ fn apply(w: &mut Write<'_>, item: &WorkItem) -> ArmResult<&'static str> {
 
 fn finish(w: &mut Write<'_>, item: &WorkItem, status: &str, error: Option<Value>) -> ArmResult<()> {
     w.tx.work_complete(&item.id)?;
-    if status == "Failed" && item.kind != WORK_DELETE {
-        // The resource shows the failure too, so a GET tells the same story as the operation.
-        if let Some(mut row) = w.get(&item.resource_key)? {
+    if status == "Failed" {
+        // A failed provisioning shows on every row it touched; a failed delete leaves the
+        // resource as it was (intact, Succeeded).
+        let resource_state = if item.kind == WORK_DELETE { "Succeeded" } else { "Failed" };
+        for key in touched_keys(item) {
+            let Some(mut row) = w.get(&key)? else { continue };
             if let Some(Value::Object(props)) = row.body.get_mut("properties") {
-                props.insert("provisioningState".into(), json!("Failed"));
-                w.tx.put(&row)?;
+                if matches!(props.get("provisioningState").and_then(Value::as_str), Some("Updating" | "Deleting")) {
+                    props.insert("provisioningState".into(), json!(resource_state));
+                    w.tx.put(&row)?;
+                }
             }
         }
     }

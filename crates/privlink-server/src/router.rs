@@ -122,7 +122,7 @@ async fn dispatch(state: &AppState, req: &ArmRequest) -> ArmResult<Response> {
                     return Err(ArmError::MethodNotAllowed { method: m.to_string() });
                 }
                 return match kind {
-                    "status" => operations::status(state, req, id).await,
+                    "status" => operations::status(state, id).await,
                     _ => operations::result(state, req, id).await,
                 };
             }
@@ -145,14 +145,13 @@ async fn dispatch(state: &AppState, req: &ArmRequest) -> ArmResult<Response> {
                 _ => Err(ArmError::MethodNotAllowed { method: m.to_string() }),
             }
         }
-        ArmPath::Collection { scope, namespace, types }
+        ArmPath::Collection { scope, types, .. }
             if types.last().is_some_and(|t| t.eq_ignore_ascii_case("privateLinkResources"))
                 && scope.provider.is_some() =>
         {
             if m != Method::GET {
                 return Err(ArmError::MethodNotAllowed { method: m.to_string() });
             }
-            let _ = namespace;
             private_link::link_resources(state, req, scope.clone(), None).await
         }
         ArmPath::Collection { scope, namespace: Some(ns), types }
@@ -160,11 +159,9 @@ async fn dispatch(state: &AppState, req: &ArmRequest) -> ArmResult<Response> {
                 && types.len() == 2
                 && types[0].eq_ignore_ascii_case("locations") =>
         {
-            let location =
-                scope.provider.as_ref().and_then(|p| p.pairs.first()).map(|(_, n)| n.clone()).unwrap_or_default();
             match (types[1].to_ascii_lowercase().as_str(), m) {
                 ("availableprivateendpointtypes", &Method::GET) => {
-                    private_link::available_types(state, req, scope, &location).await
+                    private_link::available_types(state, req, scope).await
                 }
                 ("checkprivatelinkservicevisibility", &Method::POST) => {
                     private_link::check_visibility(state, req, scope).await

@@ -144,7 +144,8 @@ pub async fn serve(
 fn write_endpoint_file(config: &ServeConfig, started: &Started) -> anyhow::Result<()> {
     let doc = serde_json::json!({
         "url": started.url,
-        "caFile": started.ca_file,
+        // Absolute, so a client in another directory finds it.
+        "caFile": started.ca_file.as_ref().map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.clone())),
         "tenantId": started.defaults.tenant_id,
         "subscriptionId": started.defaults.subscription_id,
         "pid": std::process::id(),

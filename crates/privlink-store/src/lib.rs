@@ -5,8 +5,8 @@
 //! privlink sees only the [`Store`] and [`Tx`] traits; this crate is the only one that knows SQL.
 //!
 //! Two backends implement the same [`sql::Sql`] executor and share all logic in [`tx::SqlTx`]:
-//! SQLite (embedded default, WAL, one writer) and PostgreSQL (serializable transactions,
-//! retried on serialization failures).
+//! SQLite (embedded default, WAL, one writer connection) and PostgreSQL (read-committed write
+//! transactions serialised by one advisory lock, retried on deadlocks).
 //!
 //! Invariants kept here rather than by callers:
 //! - an IP offset is allocated at most once per pool: `ip_allocations` has the primary key
@@ -180,6 +180,8 @@ pub trait Tx {
     fn work_due(&mut self, now: i64, limit: usize) -> Result<Vec<WorkItem>>;
     fn work_get(&mut self, id: &str) -> Result<Option<WorkItem>>;
     fn work_for_operation(&mut self, operation_id: &str) -> Result<Option<WorkItem>>;
+    /// Pending work on one resource (at most a few items).
+    fn work_for_resource(&mut self, resource_key: &str) -> Result<Vec<WorkItem>>;
     fn work_all(&mut self, limit: usize) -> Result<Vec<WorkItem>>;
     fn work_next_due(&mut self) -> Result<Option<i64>>;
     fn work_complete(&mut self, id: &str) -> Result<()>;

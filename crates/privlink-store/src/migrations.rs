@@ -5,12 +5,15 @@ pub struct Migration {
     pub version: i64,
     pub name: &'static str,
     pub sql: &'static str,
+    /// Run only on PostgreSQL (SQLite needs nothing, or lacks the syntax).
+    pub postgres_only: bool,
 }
 
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "resources, ip allocations, work queue, operations",
-    sql: r#"
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "resources, ip allocations, work queue, operations",
+        sql: r#"
 CREATE TABLE resources (
     key            TEXT PRIMARY KEY,
     id             TEXT NOT NULL,
@@ -71,7 +74,27 @@ CREATE TABLE meta (
     value TEXT NOT NULL
 );
 "#,
-}];
+        postgres_only: false,
+    },
+    Migration {
+        version: 2,
+        name: "work queue by resource",
+        sql: "CREATE INDEX work_queue_by_resource ON work_queue (resource_key)",
+        postgres_only: false,
+    },
+    Migration {
+        version: 3,
+        name: "byte-order collation for keys (prefix and range scans assume it)",
+        sql: r#"
+ALTER TABLE resources ALTER COLUMN key TYPE TEXT COLLATE "C";
+ALTER TABLE resources ALTER COLUMN parent_key TYPE TEXT COLLATE "C";
+ALTER TABLE ip_free ALTER COLUMN pool TYPE TEXT COLLATE "C";
+ALTER TABLE ip_allocations ALTER COLUMN pool TYPE TEXT COLLATE "C";
+ALTER TABLE ip_allocations ALTER COLUMN owner TYPE TEXT COLLATE "C";
+"#,
+        postgres_only: true,
+    },
+];
 
 pub const CREATE_VERSION_TABLE: &str =
     "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)";

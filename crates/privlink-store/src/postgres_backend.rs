@@ -63,10 +63,9 @@ impl Drop for PgConn {
 
 fn backend_err(e: postgres::Error) -> StoreError {
     if let Some(code) = e.code() {
-        if *code == SqlState::T_R_SERIALIZATION_FAILURE
-            || *code == SqlState::T_R_DEADLOCK_DETECTED
-            || *code == SqlState::UNIQUE_VIOLATION
-        {
+        // Writers hold one advisory lock, so only these (e.g. from another program using the
+        // same database) mean "try again"; a unique violation would be a bug, not a race.
+        if *code == SqlState::T_R_SERIALIZATION_FAILURE || *code == SqlState::T_R_DEADLOCK_DETECTED {
             return StoreError::Retry;
         }
     }
@@ -191,7 +190,11 @@ impl PostgresStore {
                     self.returned.notify_one();
                 });
             }
-            self.returned.wait(&mut pool);
+            if self.returned.wait_for(&mut pool, Duration::from_secs(30)).timed_out() {
+                return Err(StoreError::Backend(format!(
+                    "no PostgreSQL connection free after 30 s ({MAX_CONNECTIONS} in use)"
+                )));
+            }
         }
     }
 
@@ -212,11 +215,21 @@ impl PostgresStore {
         loop {
             attempt += 1;
             if let Err(e) = conn.client.batch_execute(begin) {
+                // A failure after BEGIN (e.g. a lock timeout) leaves the transaction aborted.
+                let _ = conn.client.batch_execute("ROLLBACK");
                 self.give_back(conn);
                 return Err(backend_err(e));
             }
             let mut tx = SqlTx::new(PgSql { conn: &mut conn, retry: false });
-            let result = f(&mut tx);
+            let result = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&mut tx))) {
+                Ok(result) => result,
+                Err(panic) => {
+                    drop(tx);
+                    let _ = conn.client.batch_execute("ROLLBACK");
+                    self.give_back(conn);
+                    std::panic::resume_unwind(panic);
+                }
+            };
             let retry = tx.sql.retry;
             let changes = std::mem::take(&mut tx.changes);
             drop(tx);

@@ -127,7 +127,7 @@ impl SqliteStore {
 
 fn migrate(conn: &Connection) -> Result<()> {
     conn.execute_batch(CREATE_VERSION_TABLE).map_err(backend_err)?;
-    for m in MIGRATIONS {
+    for m in MIGRATIONS.iter().filter(|m| !m.postgres_only) {
         let applied: i64 = conn
             .query_row("SELECT COUNT(*) FROM schema_migrations WHERE version = ?1", [m.version], |r| r.get(0))
             .map_err(backend_err)?;
@@ -227,7 +227,17 @@ impl Store for SqliteStore {
         let conn = self.writer.lock();
         conn.execute_batch("BEGIN IMMEDIATE").map_err(backend_err)?;
         let mut tx = SqlTx::new(SqliteSql { conn: &conn });
-        match f(&mut tx) {
+        // A panic in the body must not leave the writer inside an open transaction.
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&mut tx)));
+        let outcome = match outcome {
+            Ok(outcome) => outcome,
+            Err(panic) => {
+                drop(tx);
+                let _ = conn.execute_batch("ROLLBACK");
+                std::panic::resume_unwind(panic);
+            }
+        };
+        match outcome {
             Ok(()) => {
                 let changes = std::mem::take(&mut tx.changes);
                 drop(tx);
@@ -235,7 +245,7 @@ impl Store for SqliteStore {
                     let _ = conn.execute_batch("ROLLBACK");
                     return Err(backend_err(e));
                 }
-                drop(conn);
+                // Published under the writer lock, so the stream is in commit order.
                 for change in changes {
                     let _ = self.changes.send(change);
                 }

@@ -382,6 +382,14 @@ impl<S: Sql> Tx for SqlTx<S> {
         rows.into_iter().next().map(work_from).transpose()
     }
 
+    fn work_for_resource(&mut self, resource_key: &str) -> Result<Vec<WorkItem>> {
+        let rows = self.sql.query(
+            "SELECT id, kind, resource_key, operation_id, payload, not_before, attempts FROM work_queue WHERE resource_key = $1 ORDER BY not_before, id",
+            &[resource_key.into()],
+        )?;
+        rows.into_iter().map(work_from).collect()
+    }
+
     fn work_all(&mut self, limit: usize) -> Result<Vec<WorkItem>> {
         let rows = self.sql.query(
             "SELECT id, kind, resource_key, operation_id, payload, not_before, attempts FROM work_queue ORDER BY not_before, id LIMIT $1",

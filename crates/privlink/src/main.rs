@@ -109,18 +109,24 @@ async fn shutdown_signal() {
     let _ = ctrl_c.await;
 }
 
-fn print_banner(started: &privlink_server::Started, config: &ServeConfig) {
-    let redacted_store = if config.store.contains("://") {
-        // Never print a password that may be in a database URL.
-        match config.store.split_once('@') {
-            Some((scheme_user, rest)) => {
-                format!("{}@{rest}", scheme_user.split(':').take(2).collect::<Vec<_>>().join(":"))
-            }
-            None => config.store.clone(),
+/// A store spec fit to print: a database URL loses its password and query parameters.
+fn redact(spec: &str) -> String {
+    let Some((scheme, rest)) = spec.split_once("://") else { return spec.to_string() };
+    let rest = rest.split_once('?').map_or(rest, |(before, _)| before);
+    let (authority, path) = rest.split_once('/').map_or((rest, ""), |(a, p)| (a, p));
+    let authority = match authority.rsplit_once('@') {
+        Some((user_info, host)) => {
+            let user = user_info.split_once(':').map_or(user_info, |(user, _)| user);
+            format!("{user}:***@{host}")
         }
-    } else {
-        config.store.clone()
+        None => authority.to_string(),
     };
+    let suffix = if spec.contains('?') { "?…" } else { "" };
+    format!("{scheme}://{authority}/{path}{suffix}")
+}
+
+fn print_banner(started: &privlink_server::Started, config: &ServeConfig) {
+    let redacted_store = redact(&config.store);
     println!("privlink {} listening on {}", env!("CARGO_PKG_VERSION"), started.url);
     println!("  store:        {redacted_store}");
     println!("  provisioning: {}", config.settings.timing);
@@ -179,5 +185,15 @@ async fn run() -> anyhow::Result<()> {
         }
         Command::Endpoints { common, command } => cli::private_link::endpoints(common, command).await,
         Command::Connections { common, command } => cli::private_link::connections(common, command).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn store_urls_are_redacted() {
+        assert_eq!(super::redact("/tmp/x.db"), "/tmp/x.db");
+        assert_eq!(super::redact("postgres://u:p@ss@h:5432/db?password=z"), "postgres://u:***@h:5432/db?…");
+        assert_eq!(super::redact("postgres://h/db"), "postgres://h/db");
     }
 }

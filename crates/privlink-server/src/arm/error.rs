@@ -66,7 +66,7 @@ pub enum ArmError {
     PreconditionFailed {
         message: String,
     },
-    /// 409 with a resource-provider code (`InUseSubnetCannotBeDeleted` is a 400, see `InUse`).
+    /// 409 with a resource-provider code.
     Conflict {
         code: &'static str,
         message: String,

@@ -72,7 +72,11 @@ fn segments(path: &str) -> Result<Vec<String>, ArmError> {
     }
     trimmed[1..]
         .split('/')
-        .map(|s| if s.is_empty() { Err(bad_path(path)) } else { decode(s).map_err(|_| bad_path(path)) })
+        .map(|s| match decode(s) {
+            // An encoded '/' would let one segment stand for several (another resource's path).
+            Ok(d) if !d.is_empty() && !d.contains('/') => Ok(d),
+            _ => Err(bad_path(path)),
+        })
         .collect()
 }
 
@@ -326,6 +330,10 @@ mod tests {
         assert!(ArmPath::parse("/subscriptions/s//resourceGroups").is_err());
         assert!(ArmPath::parse("/other").is_err());
         assert!(ArmPath::parse("/subscriptions/s/resourceGroups/rg/%zz").is_err());
+        assert!(ArmPath::parse(
+            "/subscriptions/s/resourceGroups/rg%2Fproviders%2FMicrosoft.Network%2FvirtualNetworks%2Fv1"
+        )
+        .is_err());
     }
 
     #[test]

@@ -109,6 +109,14 @@ pub fn base_url(headers: &HeaderMap, uri: &http::Uri, insecure_http: bool) -> St
     format!("{scheme}://{host}")
 }
 
+/// Unix milliseconds as ARM writes timestamps (RFC 3339, UTC).
+pub fn rfc3339(millis: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_default()
+}
+
 /// A fresh Network-style weak ETag.
 pub fn new_etag() -> String {
     format!("W/\"{}\"", uuid::Uuid::new_v4())
@@ -168,7 +176,6 @@ pub fn operation_urls(
     }
 }
 
-/// Opaque `$skipToken`: the key the next page starts after.
 /// Opaque `$skipToken`: the key the next page starts after, with a check value so that a token
 /// privlink did not hand out is refused rather than silently cutting a list short.
 pub fn encode_skip_token(last_key: &str) -> String {

@@ -63,6 +63,11 @@ pub trait ResourceType: Send + Sync + 'static {
     }
     /// Top-level fields beyond the envelope (`kind`, `sku`).
     fn render_top_level(&self, _row: &ResourceRow, _out: &mut Map<String, Value>) {}
+    /// Whether list responses page with `nextLink`. Some RPs' lists declare no paging, and their
+    /// SDKs would silently stop after the first page, so those lists come whole.
+    fn pageable(&self) -> bool {
+        true
+    }
     /// Whether responses carry an `etag`.
     fn etag(&self) -> bool {
         true

@@ -194,11 +194,13 @@ async fn decide(client: &Client, output: Output, id: &str, status: &str, descrip
     }
     let api = if id.to_ascii_lowercase().contains("/providers/microsoft.network/") { NETWORK_API } else { TARGET_API };
     let mut connection = client.get(id, api).await.with_context(|| format!("reading connection {id}"))?;
-    let state = connection
-        .pointer_mut("/properties/privateLinkServiceConnectionState")
-        .context("the connection has no state")?;
-    state["status"] = json!(status);
-    state["description"] = json!(description);
+    let Some(state) =
+        connection.pointer_mut("/properties/privateLinkServiceConnectionState").and_then(Value::as_object_mut)
+    else {
+        bail!("the server's answer for {id} has no privateLinkServiceConnectionState object");
+    };
+    state.insert("status".into(), json!(status));
+    state.insert("description".into(), json!(description));
     let updated = client.put(id, api, &connection).await?;
     match output {
         Output::Json => println!("{}", serde_json::to_string_pretty(&updated)?),

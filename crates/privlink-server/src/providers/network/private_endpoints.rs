@@ -19,6 +19,7 @@ use super::network_interfaces::{self, allocate, owner_key};
 use super::{private_link_services as pls, subnets};
 use crate::arm::api_version::NETWORK;
 use crate::arm::json::Obj;
+use crate::arm::names::NameRule;
 use crate::arm::{ArmError, ArmResult, ResourceId};
 use crate::catalogue;
 use crate::providers::approval::{self, Status};
@@ -192,35 +193,52 @@ struct StaticConfig {
     ip: IpAddr,
 }
 
-fn static_configs(body: Obj<'_>) -> ArmResult<Vec<StaticConfig>> {
-    let mut out = Vec::new();
-    for (path, item) in body.objects("ipConfigurations")? {
-        let c = Obj::new(item, &path);
-        let name = c.str("name")?.ok_or_else(|| {
-            ArmError::invalid_at(
-                "InvalidRequestFormat",
-                &path,
-                format!("Cannot parse the request: {path}.name is required."),
-            )
-        })?;
-        let p_map = c.obj("properties")?.cloned().unwrap_or_default();
-        let p = Obj::new(&p_map, &path);
+/// Static IP configurations: unique names, and each for a member the target requires (one
+/// configuration per member), so every address reported is an address allocated.
+fn static_configs(
+    body: Obj<'_>,
+    pe_id: &ResourceId,
+    members: &[(String, Vec<String>)],
+    group: &str,
+) -> ArmResult<Vec<StaticConfig>> {
+    let mut out: Vec<StaticConfig> = Vec::new();
+    for config in body.named("ipConfigurations", NameRule::Network, "IP configuration", &pe_id.to_string())? {
+        let p = config.properties();
         let group_id = p.str("groupId")?.unwrap_or_default().to_string();
         let member = p.str("memberName")?.unwrap_or_default().to_string();
         let ip_text = p.str("privateIPAddress")?.ok_or_else(|| {
             ArmError::invalid_at(
                 "InvalidRequestFormat",
-                &path,
-                format!("{path}.properties.privateIPAddress is required."),
+                &config.path,
+                format!("{}.privateIPAddress is required.", config.path),
             )
         })?;
         let ip = ip_text.parse().map_err(|_| {
             ArmError::invalid(
                 "InvalidPrivateIPAddressFormat",
-                format!("Private IP address '{ip_text}' of IP configuration {name} is not a valid IP address."),
+                format!(
+                    "Private IP address '{ip_text}' of IP configuration {} is not a valid IP address.",
+                    config.name
+                ),
             )
         })?;
-        out.push(StaticConfig { name: name.to_string(), group_id, member, ip });
+        let required =
+            group_id.eq_ignore_ascii_case(group) && members.iter().any(|(m, _)| m.eq_ignore_ascii_case(&member));
+        if !required {
+            let wanted: Vec<String> =
+                members.iter().map(|(m, _)| format!("[GroupId: {group}, MemberName: {m}]")).collect();
+            return Err(ArmError::invalid(
+                "PrivateEndpointIpConfigurationMemberNotRequired",
+                format!("IP configuration {} of {pe_id} is for [GroupId: {group_id}, MemberName: {member}], which the target does not require; it requires {}.", config.name, wanted.join(", ")),
+            ));
+        }
+        if out.iter().any(|s| s.member.eq_ignore_ascii_case(&member)) {
+            return Err(ArmError::invalid(
+                "PrivateEndpointIpConfigurationDuplicateMember",
+                format!("Private endpoint {pe_id} has more than one IP configuration for member {member}."),
+            ));
+        }
+        out.push(StaticConfig { name: config.name.clone(), group_id, member, ip });
     }
     Ok(out)
 }
@@ -321,7 +339,6 @@ impl ResourceType for PrivateEndpoints {
         }
 
         let target = resolve_target(w, pe_id, &conn_path, service_id, &group_ids, is_manual)?;
-        let statics = static_configs(body)?;
 
         // Limits.
         let limits = &w.settings.limits;
@@ -368,6 +385,7 @@ impl ResourceType for PrivateEndpoints {
         // The NIC and one IP per required member.
         let members = target.members();
         let group_ids_out = target.group_ids();
+        let statics = static_configs(body, pe_id, &members, group_ids_out.first().map(String::as_str).unwrap_or(""))?;
         for m in &members {
             let group = group_ids_out.first().map(String::as_str).unwrap_or("");
             let covered =

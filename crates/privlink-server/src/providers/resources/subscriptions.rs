@@ -1,10 +1,8 @@
 //! Tenants and subscriptions: created on first start (see `crate::bootstrap`), read-only
 //! through ARM.
 
-use privlink_store::{ResourceRow, Tx};
+use privlink_store::ResourceRow;
 use serde_json::{json, Value};
-
-use crate::arm::ArmResult;
 
 pub const SUBSCRIPTION_TYPE_KEY: &str = "microsoft.resources/subscriptions";
 pub const TENANT_TYPE_KEY: &str = "microsoft.resources/tenants";
@@ -63,23 +61,4 @@ pub fn render_tenant(row: &ResourceRow) -> Value {
         "defaultDomain": "privlink.local",
         "domains": ["privlink.local"],
     })
-}
-
-pub fn all_of_type(tx: &mut dyn Tx, type_key: &str) -> ArmResult<Vec<ResourceRow>> {
-    let mut out = Vec::new();
-    let mut after: Option<String> = None;
-    loop {
-        let page = tx.list(&privlink_store::ListQuery {
-            scope: privlink_store::Scope::All,
-            type_key: Some(type_key),
-            after: after.as_deref(),
-            limit: 500,
-        })?;
-        let done = page.len() < 500;
-        after = page.last().map(|r| r.key.clone());
-        out.extend(page);
-        if done {
-            return Ok(out);
-        }
-    }
 }

@@ -140,6 +140,10 @@ impl ResourceType for ConnectionType {
     fn system_data(&self) -> bool {
         self.system_data
     }
+    fn pageable(&self) -> bool {
+        // Common-types connection lists declare no nextLink; Network's do.
+        matches!(self.shape, Shape::Network)
+    }
     fn etag(&self) -> bool {
         matches!(self.shape, Shape::Network)
     }

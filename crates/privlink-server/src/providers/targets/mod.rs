@@ -16,14 +16,14 @@ use crate::arm::json::Obj;
 use crate::arm::names::NameRule;
 use crate::arm::{ArmError, ArmResult};
 use crate::catalogue::{self, TargetKind};
-use crate::providers::{properties, Lro, PutInput, Registry, ResourceType, Write};
+use crate::providers::{Lro, PutInput, Registry, ResourceType, Write};
 
 /// Per-type behaviour beyond the common shape.
 pub trait Specifics: Send + Sync {
     fn name_rule(&self) -> NameRule {
         NameRule::Generic
     }
-    /// Status of a create: Storage answers 200 (its SDK rejects 201).
+    /// How a PUT answers: Storage finishes it at once (its SDK rejects a 201).
     fn put_style(&self) -> Lro {
         Lro::Async
     }
@@ -79,6 +79,10 @@ impl ResourceType for TargetType {
     fn system_data(&self) -> bool {
         self.kind.system_data
     }
+    fn pageable(&self) -> bool {
+        // Kusto's lists declare no nextLink (its SDK would stop after one page).
+        self.kind.type_name != "Microsoft.Kusto/clusters"
+    }
     fn etag(&self) -> bool {
         false
     }
@@ -133,11 +137,6 @@ pub fn link_resources(target: &ResourceRow, kind: &TargetKind) -> Vec<Value> {
             })
         })
         .collect()
-}
-
-/// Whether public network access is enabled on a target (the data plane enforces it).
-pub fn public_network_access(row: &ResourceRow) -> &str {
-    properties(row).get("publicNetworkAccess").and_then(Value::as_str).unwrap_or("Enabled")
 }
 
 pub fn not_a_target(type_name: &str) -> ArmError {

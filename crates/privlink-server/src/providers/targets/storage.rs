@@ -117,15 +117,8 @@ impl Specifics for Storage {
         );
         props.insert("primaryLocation".into(), json!(crate::providers::location(row)));
         props.insert("statusOfPrimary".into(), json!("available"));
-        props.insert("creationTime".into(), json!(rfc3339(row.created_at)));
+        props.insert("creationTime".into(), json!(crate::arm::rfc3339(row.created_at)));
     }
-}
-
-fn rfc3339(millis: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000)
-        .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
-        .unwrap_or_default()
 }
 
 /// The account's kind as stored.
