@@ -6,6 +6,7 @@ use http::StatusCode;
 use privlink_store::{ListQuery, OperationRow, ResourceRow, Scope, Tx, WorkItem};
 use serde_json::{json, Map, Value};
 
+use crate::arm::id::RESOURCE_GROUP_TYPE;
 use crate::arm::json::{self, Obj};
 use crate::arm::{self, api_version, ArmError, ArmRequest, ArmResult, ResourceId};
 use crate::providers::resources::{locations, providers as registration};
@@ -412,7 +413,12 @@ pub async fn delete(state: &AppState, req: &ArmRequest, id: ResourceId) -> ArmRe
                 ArmError::ParentResourceNotFound { .. } => Ok(()),
                 other => Err(other),
             })?;
-            let Some(row) = w.get(&id.key())? else { return Ok(None) };
+            let Some(row) = w.get(&id.key())? else {
+                if id.provider.is_none() && id.resource_group.is_some() {
+                    return Err(not_found(&id, RESOURCE_GROUP_TYPE));
+                }
+                return Ok(None);
+            };
             arm::check_preconditions(req2.if_match.as_deref(), None, Some(&row.etag))?;
             let state =
                 crate::providers::properties(&row).get("provisioningState").and_then(Value::as_str).map(str::to_string);

@@ -217,3 +217,26 @@ async fn inline_subnet_may_reference_an_nsg() {
     assert_eq!(vnet["properties"]["subnets"][0]["properties"]["networkSecurityGroup"]["id"], nsg["id"]);
     expect_error(&s.delete(&s.nsg("rg", "nsg1")).await, 400, "InUseNetworkSecurityGroupCannotBeDeleted");
 }
+
+#[tokio::test]
+async fn an_nsg_used_by_a_network_interface_cannot_be_deleted() {
+    let s = Server::start().await;
+    s.create_rg("rg").await;
+    let nsg = s.put_ok(&s.nsg("rg", "nsg1"), &nsg_body(&[])).await;
+    s.create_vnet("rg", "v", &["10.3.0.0/16"], &[("a", "10.3.0.0/24")]).await;
+    let nic = json!({"location": LOCATION, "properties": {
+        "networkSecurityGroup": {"id": nsg["id"]},
+        "ipConfigurations": [{"name": "c", "properties": {"subnet": {"id": s.subnet("rg", "v", "a")}}}]}});
+    s.put_ok(&s.nic("rg", "n1"), &nic).await;
+
+    let refused = s.delete(&s.nsg("rg", "nsg1")).await;
+    expect_error(&refused, 400, "InUseNetworkSecurityGroupCannotBeDeleted");
+    assert!(
+        refused.json["error"]["message"].as_str().unwrap_or_default().contains("networkInterfaces/n1"),
+        "{refused}"
+    );
+    assert_eq!(s.get(&s.nsg("rg", "nsg1")).await.status, 200, "still there");
+
+    s.delete_ok(&s.nic("rg", "n1")).await;
+    s.delete_ok(&s.nsg("rg", "nsg1")).await;
+}

@@ -116,10 +116,11 @@ async fn delete_is_a_long_running_operation_that_removes_everything_inside() {
 }
 
 #[tokio::test]
-async fn delete_of_a_missing_group_is_204() {
+async fn delete_of_a_missing_group_is_resource_group_not_found() {
+    // Unlike other resources (204), ARM answers a missing resource group with 404.
     let s = Server::start().await;
     let r = s.delete(&s.rg("never")).await;
-    assert_eq!(r.status, 204, "{r}");
+    expect_error(&r, 404, "ResourceGroupNotFound");
 }
 
 #[tokio::test]

@@ -12,11 +12,13 @@ use crate::arm::{ArmError, ArmResult, ResourceId};
 use crate::providers::{properties, PutInput, ResourceType, Write};
 
 pub const TYPE: &str = "Microsoft.Network/networkSecurityGroups";
+const NIC_TYPE_KEY: &str = "microsoft.network/networkinterfaces";
 
 pub struct NetworkSecurityGroups;
 
-fn subnets_using(tx: &mut dyn Tx, nsg: &ResourceRow) -> ArmResult<Vec<ResourceRow>> {
-    Ok(in_subscription(tx, &nsg.subscription, subnets::TYPE_KEY)?
+/// Rows of `type_key` (subnets, network interfaces) whose `networkSecurityGroup` is `nsg`.
+fn users_of(tx: &mut dyn Tx, nsg: &ResourceRow, type_key: &str) -> ArmResult<Vec<ResourceRow>> {
+    Ok(in_subscription(tx, &nsg.subscription, type_key)?
         .into_iter()
         .filter(|s| {
             properties(s)
@@ -78,13 +80,14 @@ impl ResourceType for NetworkSecurityGroups {
     }
 
     fn check_delete(&self, w: &mut Write<'_>, row: &ResourceRow, root_key: &str) -> ArmResult<()> {
-        let outside: Vec<ResourceRow> =
-            subnets_using(w.tx, row)?.into_iter().filter(|s| !s.key.starts_with(&format!("{root_key}/"))).collect();
-        if let Some(subnet) = outside.first() {
+        // Subnets and NICs outside the tree being deleted keep it alive.
+        let mut users = users_of(w.tx, row, subnets::TYPE_KEY)?;
+        users.extend(users_of(w.tx, row, NIC_TYPE_KEY)?);
+        if let Some(user) = users.iter().find(|u| !u.key.starts_with(&format!("{root_key}/"))) {
             let name = ResourceId::parse(&row.id).map(|i| i.name().to_string()).unwrap_or_default();
             return Err(ArmError::InUse {
                 code: "InUseNetworkSecurityGroupCannotBeDeleted",
-                message: format!("Network security group {name} cannot be deleted because it is in use by the following resources: {}. In order to delete the Network security group, remove the association with the resource(s).", subnet.id),
+                message: format!("Network security group {name} cannot be deleted because it is in use by the following resources: {}. In order to delete the Network security group, remove the association with the resource(s).", user.id),
             });
         }
         Ok(())
@@ -98,7 +101,8 @@ impl ResourceType for NetworkSecurityGroups {
         props.insert("securityRules".into(), Value::Array(rules));
         let id = ResourceId::parse(&row.id).ok_or(ArmError::Internal)?;
         props.insert("defaultSecurityRules".into(), security_rules::default_rules(&id));
-        let subnet_refs: Vec<Value> = subnets_using(tx, row)?.iter().map(|s| json!({ "id": s.id })).collect();
+        let subnet_refs: Vec<Value> =
+            users_of(tx, row, subnets::TYPE_KEY)?.iter().map(|s| json!({ "id": s.id })).collect();
         if !subnet_refs.is_empty() {
             props.insert("subnets".into(), Value::Array(subnet_refs));
         }
