@@ -1,22 +1,31 @@
 #!/usr/bin/env bash
 # privlink vs Moto benchmark: builds the release binaries, starts Moto's server and privlink
 # (SQLite in a temp dir; a new, empty server for every run, as Moto is reset before each of its
-# runs) on 127.0.0.1, runs the load scenarios and the IPAM measurement, then prints a summary.
-# Raw JSON lines, logs and the summary go to bench/out/ (gitignored). See docs/benchmarks.md.
+# runs) on 127.0.0.1, runs the load scenarios, the IPAM measurement and the private-endpoint
+# runs, then prints a summary. Raw JSON lines, logs and the summary go to bench/out/
+# (gitignored). See docs/benchmarks.md.
 #
-#   bench/run.sh                  # 10 s per load run (about 4 minutes in all on 2 cores)
+#   bench/run.sh                  # 10 s per load run (about 5 minutes in all on 2 cores)
 #   BENCH_SECS=3 bench/run.sh     # quicker
 #
 # Environment: BENCH_SECS (seconds per load run, default 10), BENCH_CONCURRENCY (default
 # "1 16 64"), BENCH_IPAM_FILL (addresses in use before the second IPAM sample, default 60000),
-# BENCH_SKIP_IPAM=1, BENCH_FRESH=0 (one privlink server for all runs instead of a new, empty one
-# per run), PRIVLINK_VENV_DIR (default ~/.cache/privlink; Moto's venv is venv-moto in it).
+# BENCH_SKIP_IPAM=1, BENCH_PE_PREFILL (endpoints present before the second timed endpoint run,
+# default 10000), BENCH_PE_SCALE (endpoints in the scale run, default 64000, Azure's limit per
+# subscription), BENCH_PE_BUDGET (seconds the prefill or the scale run may take, default 360),
+# BENCH_SKIP_ENDPOINTS=1, BENCH_FRESH=0 (one privlink server for the load runs and IPAM instead
+# of a new, empty one per run; each endpoint run always gets a new server), CARGO_TARGET_DIR
+# (honoured), PRIVLINK_VENV_DIR (default ~/.cache/privlink; Moto's venv is venv-moto in it).
+# The 64,000-endpoint run needs about 25 GB free in $TMPDIR (see docs/benchmarks.md).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BENCH_SECS=${BENCH_SECS:-10}
 BENCH_CONCURRENCY=${BENCH_CONCURRENCY:-"1 16 64"}
 BENCH_IPAM_FILL=${BENCH_IPAM_FILL:-60000}
+BENCH_PE_PREFILL=${BENCH_PE_PREFILL:-10000}
+BENCH_PE_SCALE=${BENCH_PE_SCALE:-64000}
+BENCH_PE_BUDGET=${BENCH_PE_BUDGET:-360}
 MOTO_VERSION=5.2.5
 VENV=${PRIVLINK_VENV_DIR:-$HOME/.cache/privlink}/venv-moto
 OUT=$ROOT/bench/out
@@ -39,8 +48,9 @@ log "privlink benchmark $STAMP (BENCH_SECS=$BENCH_SECS, concurrency: $BENCH_CONC
 
 log "building release binaries"
 (cd "$ROOT" && cargo build --release -p privlink -p privlink-bench) 2>&1 | tail -n 3 | tee -a "$LOG"
-PRIVLINK=$ROOT/target/release/privlink
-BENCH=$ROOT/target/release/privlink-bench
+TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+PRIVLINK=$TARGET_DIR/release/privlink
+BENCH=$TARGET_DIR/release/privlink-bench
 
 # Moto in its own venv, pinned.
 if ! "$VENV/bin/python" -c "import sys, moto; sys.exit(moto.__version__ != '$MOTO_VERSION')" 2>/dev/null \
@@ -76,9 +86,10 @@ free_port() {
 
 # A privlink server on a new, empty SQLite data dir (unless BENCH_FRESH=0 and one is running):
 # every run starts from an empty store, as every Moto run starts from a reset Moto.
+# `start_privlink fresh` always starts a new one.
 SERVERS=0
 start_privlink() {
-  if [ "${BENCH_FRESH:-1}" = 0 ] && [ -n "$PRIVLINK_PID" ]; then return 0; fi
+  if [ "${1:-}" != fresh ] && [ "${BENCH_FRESH:-1}" = 0 ] && [ -n "$PRIVLINK_PID" ]; then return 0; fi
   stop_pid "$PRIVLINK_PID"
   PRIVLINK_PID=""
   rm -rf "$WORK/data"
@@ -157,6 +168,20 @@ done
 if [ "${BENCH_SKIP_IPAM:-0}" != 1 ]; then
   start_privlink
   run ipam --endpoint "$ENDPOINT" --sample 1000 --fill-to "$BENCH_IPAM_FILL" --fill-concurrency 16 --fill-budget-secs 170
+fi
+
+# Private endpoint create to Succeeded, each run on a new, empty server: at c=16 on an empty
+# store, then with BENCH_PE_PREFILL endpoints created first, then BENCH_PE_SCALE endpoints in one
+# subscription (1,000 per VNet) compared by decile.
+if [ "${BENCH_SKIP_ENDPOINTS:-0}" != 1 ]; then
+  start_privlink fresh
+  run endpoints --endpoint "$ENDPOINT" --concurrency 16 --duration "$BENCH_SECS"
+  start_privlink fresh
+  run endpoints --endpoint "$ENDPOINT" --concurrency 16 --duration "$BENCH_SECS" \
+    --prefill "$BENCH_PE_PREFILL" --fill-concurrency 16 --budget-secs "$BENCH_PE_BUDGET"
+  start_privlink fresh
+  run endpoints --endpoint "$ENDPOINT" --concurrency 16 --scale "$BENCH_PE_SCALE" --per-vnet 1000 \
+    --budget-secs "$BENCH_PE_BUDGET"
 fi
 
 log "summary"

@@ -15,6 +15,7 @@ use crate::stats::Recorder;
 
 pub const NETWORK_API: &str = "2024-07-01";
 pub const RESOURCES_API: &str = "2025-04-01";
+pub const STORAGE_API: &str = "2023-01-01";
 /// privlink accepts any bearer token for now; send one anyway, as an SDK would.
 const TOKEN: &str = "privlink-bench";
 
@@ -53,7 +54,16 @@ impl Bounds {
 
     /// Whether a worker may start one more operation (and counts it).
     pub fn next(&self) -> bool {
-        Instant::now() < self.deadline && self.started.fetch_add(1, Ordering::Relaxed) < self.max_ops
+        self.claim().is_some()
+    }
+
+    /// Like `next`, giving the operation's number in start order (0, 1, 2, ...).
+    pub fn claim(&self) -> Option<u64> {
+        if Instant::now() >= self.deadline {
+            return None;
+        }
+        let n = self.started.fetch_add(1, Ordering::Relaxed);
+        (n < self.max_ops).then_some(n)
     }
 }
 
@@ -141,17 +151,24 @@ impl Arm {
 
     /// PUT a resource; returns the response body and the `Azure-AsyncOperation` URL, if any.
     pub async fn put_only(&self, path: &str, body: &Value, rec: &mut Recorder) -> Result<(Value, Option<String>)> {
-        let url = self.url(path, NETWORK_API);
+        let resp = self.put_raw(path, NETWORK_API, body, rec).await?;
+        if !resp.status.is_success() {
+            bail!("PUT {path}: {}: {}", resp.status, resp.excerpt());
+        }
+        let doc = resp.json().with_context(|| format!("PUT {path}: response is not JSON"))?;
+        Ok((doc, resp.operation))
+    }
+
+    /// PUT a resource with the given api-version and return the answer whatever its status
+    /// (only a transport failure is an error).
+    pub async fn put_raw(&self, path: &str, api: &str, body: &Value, rec: &mut Recorder) -> Result<PutResponse> {
+        let url = self.url(path, api);
         rec.requests += 1;
         let resp = self.client.put(&url).bearer_auth(TOKEN).json(body).send().await.context("PUT")?;
         let status = resp.status();
-        let op = header(&resp, "azure-asyncoperation");
-        let bytes = resp.bytes().await.context("reading PUT response")?;
-        if !status.is_success() {
-            bail!("PUT {path}: {status}: {}", excerpt(&String::from_utf8_lossy(&bytes)));
-        }
-        let doc = serde_json::from_slice(&bytes).with_context(|| format!("PUT {path}: response is not JSON"))?;
-        Ok((doc, op))
+        let operation = header(&resp, "azure-asyncoperation");
+        let body = resp.bytes().await.context("reading PUT response")?.to_vec();
+        Ok(PutResponse { status, body, operation })
     }
 
     /// DELETE a resource and poll its operation.
@@ -210,6 +227,29 @@ impl Arm {
             }
         }
         bail!("operation still running after {} polls", self.max_polls)
+    }
+}
+
+/// What a PUT answered.
+pub struct PutResponse {
+    pub status: reqwest::StatusCode,
+    pub body: Vec<u8>,
+    /// The `Azure-AsyncOperation` header.
+    pub operation: Option<String>,
+}
+
+impl PutResponse {
+    pub fn json(&self) -> Option<Value> {
+        serde_json::from_slice(&self.body).ok()
+    }
+
+    /// The ARM error code of an error answer (`error.code`), if there is one.
+    pub fn error_code(&self) -> Option<String> {
+        self.json()?.pointer("/error/code").and_then(Value::as_str).map(str::to_string)
+    }
+
+    pub fn excerpt(&self) -> String {
+        excerpt(&String::from_utf8_lossy(&self.body))
     }
 }
 

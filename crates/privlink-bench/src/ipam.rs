@@ -40,7 +40,7 @@ fn ratio(after: &Histogram<u64>, first: &Histogram<u64>, q: f64) -> f64 {
 }
 
 fn print_pair(what: &str, first: &Histogram<u64>, after: &Histogram<u64>, used_after: u64) {
-    println!(
+    out!(
         "{what}: first {}: p50 {}, p99 {} | after {used_after} used: p50 {}, p99 {} | ratio p50 {:.2}x, p99 {:.2}x",
         first.len(),
         ms(first.value_at_quantile(0.5)),
@@ -124,7 +124,7 @@ fn store_level_in(dir: &std::path::Path, plan: &Plan) -> Result<Value> {
         "ratio_p99": ratio(&after, &first, 0.99),
         "fill": { "allocations": fill.len(), "secs": round2(fill_secs), "per_s": round2(fill.len() as f64 / fill_secs.max(1e-9)), "p50_us": fill.value_at_quantile(0.5), "p99_us": fill.value_at_quantile(0.99) },
     });
-    println!("{doc}");
+    out!("{doc}");
     Ok(doc)
 }
 
@@ -198,7 +198,7 @@ pub async fn http_level(arm: Arm, hp: HttpPlan) -> Result<Value> {
 
     let sample = hp.plan.sample;
     let (first, first_ips, first_secs) = timed_nics(&arm, &subnet_id, 0, sample).await?;
-    println!(
+    out!(
         "ipam http: first {sample} NIC PUTs sequential: p50 {}, p99 {} ({:.0}/s)",
         ms(first.value_at_quantile(0.5)),
         ms(first.value_at_quantile(0.99)),
@@ -247,14 +247,14 @@ pub async fn http_level(arm: Arm, hp: HttpPlan) -> Result<Value> {
         let elapsed = fill_started.elapsed().as_secs_f64();
         let projection = elapsed * target as f64 / so_far.max(1) as f64;
         projected_secs = Some(round2(projection));
-        println!(
+        out!(
             "ipam http: fill rate {:.0} NIC/s at concurrency {}; projected {projection:.0} s for {target} NICs (budget {} s)",
             so_far as f64 / elapsed,
             hp.fill_concurrency,
             hp.fill_budget.as_secs()
         );
         if projection > hp.fill_budget.as_secs_f64() {
-            println!("ipam http: projection over budget: stopping the fill early, measuring at the level reached");
+            out!("ipam http: projection over budget: stopping the fill early, measuring at the level reached");
             stop.store(true, Ordering::Relaxed);
         }
     }
@@ -269,7 +269,7 @@ pub async fn http_level(arm: Arm, hp: HttpPlan) -> Result<Value> {
     let filled = done.load(Ordering::Relaxed);
     let complete = filled >= target;
     let used_before_after = sample + filled;
-    println!(
+    out!(
         "ipam http: filled {filled} NICs in {fill_secs:.1} s ({:.0}/s, p50 {}, p99 {}, errors {}){}",
         filled as f64 / fill_secs.max(1e-9),
         ms(fill.all.value_at_quantile(0.5)),
@@ -278,7 +278,7 @@ pub async fn http_level(arm: Arm, hp: HttpPlan) -> Result<Value> {
         if complete { "" } else { " -- fill incomplete" }
     );
     for e in &fill.first_errors {
-        eprintln!("    error: {e}");
+        err!("    error: {e}");
     }
 
     // The next `sample` NICs take the addresses after the filled ones (plus any gaps left by
@@ -286,7 +286,7 @@ pub async fn http_level(arm: Arm, hp: HttpPlan) -> Result<Value> {
     let (after, after_ips, _) = timed_nics(&arm, &subnet_id, sample + next.load(Ordering::Relaxed), sample).await?;
     let (get_full_us, get_full_bytes) = timed_get(&arm, &subnet_path).await?;
     print_pair("ipam http (NIC PUT, dynamic IP)", &first, &after, used_before_after);
-    println!(
+    out!(
         "ipam http: GET subnet: empty {}, with {} NICs {} ({} bytes)",
         ms(get_empty_us),
         used_before_after + sample,
@@ -318,6 +318,6 @@ pub async fn http_level(arm: Arm, hp: HttpPlan) -> Result<Value> {
         },
         "subnet_get_us": { "empty": get_empty_us, "full": get_full_us, "full_bytes": get_full_bytes },
     });
-    println!("{doc}");
+    out!("{doc}");
     Ok(doc)
 }

@@ -2,7 +2,11 @@
 //! against Moto's EC2 API for comparison. Every run is bounded in time and in operations,
 //! prints one human line and one JSON line (see `bench/run.sh` and `docs/benchmarks.md`).
 
+#[macro_use]
+mod out;
+
 mod arm;
+mod endpoints;
 mod http;
 mod ipam;
 mod moto;
@@ -33,6 +37,8 @@ enum Command {
     Moto(MotoArgs),
     /// Allocation cost as a /16 subnet fills: store level and/or NIC PUTs over HTTP.
     Ipam(IpamArgs),
+    /// Private endpoint create to Succeeded: timed after a prefill, or `--scale N` by decile.
+    Endpoints(EndpointsArgs),
     /// Print a Markdown summary of the JSON lines in FILEs.
     Summary { files: Vec<PathBuf> },
 }
@@ -125,6 +131,44 @@ struct IpamArgs {
     /// if the projection is over budget).
     #[arg(long, default_value_t = 5)]
     estimate_secs: u64,
+}
+
+#[derive(Args)]
+struct EndpointsArgs {
+    #[command(flatten)]
+    target: Target,
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+    /// Seconds to keep starting operations in the timed run.
+    #[arg(long, default_value_t = 10.0)]
+    duration: f64,
+    /// Stop the timed run after this many operations even if time is left (VNets for this many
+    /// are created up front).
+    #[arg(long, default_value_t = 20_000)]
+    max_ops: u64,
+    /// Endpoints created, untimed, before the timed run.
+    #[arg(long, default_value_t = 0)]
+    prefill: u64,
+    /// Concurrent creates during the prefill.
+    #[arg(long, default_value_t = 16)]
+    fill_concurrency: usize,
+    /// Endpoints per VNet (Azure's default limit is 1,000); each VNet has one /20 subnet.
+    #[arg(long, default_value_t = 1000)]
+    per_vnet: u64,
+    /// Instead of the timed run: create N endpoints at --concurrency, recording each one's
+    /// latency in creation order, and compare the deciles (last 10% vs first 10%).
+    #[arg(long, conflicts_with_all = ["prefill", "duration", "max_ops"])]
+    scale: Option<u64>,
+    /// Longest the prefill or the scale run may take, in seconds.
+    #[arg(long, default_value_t = 360)]
+    budget_secs: u64,
+    /// Seconds into the prefill or scale run at which its total time is projected (and the
+    /// run stopped early if the projection is over budget).
+    #[arg(long, default_value_t = 10)]
+    estimate_secs: u64,
+    /// Name of the target storage account (default: plbench + a run id).
+    #[arg(long)]
+    storage_account: Option<String>,
 }
 
 fn duration(secs: f64) -> Result<Duration> {
@@ -222,6 +266,26 @@ fn main() -> Result<()> {
                 };
                 runtime()?.block_on(ipam::http_level(arm, hp))?;
             }
+        }
+        Command::Endpoints(e) => {
+            if e.concurrency == 0 || e.fill_concurrency == 0 {
+                bail!("--concurrency and --fill-concurrency must be at least 1");
+            }
+            let id = run_id();
+            let arm = e.target.arm(e.concurrency.max(e.fill_concurrency), &format!("bench-endpoints-{id}"))?;
+            let settings = endpoints::Settings {
+                concurrency: e.concurrency,
+                duration: duration(e.duration)?,
+                max_ops: e.max_ops,
+                prefill: e.prefill,
+                fill_concurrency: e.fill_concurrency,
+                per_vnet: e.per_vnet,
+                scale: e.scale,
+                budget: Duration::from_secs(e.budget_secs.max(1)),
+                estimate_after: Duration::from_secs(e.estimate_secs.max(1)),
+                storage_account: e.storage_account.unwrap_or_else(|| format!("plbench{id}")),
+            };
+            runtime()?.block_on(endpoints::run(arm, settings))?;
         }
         Command::Summary { files } => summary::run(&files)?,
     }

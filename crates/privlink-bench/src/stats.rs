@@ -135,7 +135,7 @@ pub fn report(labels: Value, rec: &Recorder, elapsed: Duration) -> Value {
         .collect::<Vec<_>>()
         .join(" ");
     let concurrency = doc.get("concurrency").and_then(Value::as_u64).unwrap_or(0);
-    println!(
+    out!(
         "{name} c={concurrency}: {:.1} ops/s ({:.1} req/s), p50 {}, p99 {}, max {}, errors {} ({} ops in {:.1} s)",
         rec.all.len() as f64 / secs.max(1e-9),
         rec.requests as f64 / secs.max(1e-9),
@@ -148,7 +148,7 @@ pub fn report(labels: Value, rec: &Recorder, elapsed: Duration) -> Value {
     );
     if rec.by_kind.len() > 1 {
         for (kind, h) in &rec.by_kind {
-            println!(
+            out!(
                 "    {kind:<8} {:>8} ops  p50 {:>10}  p99 {:>10}  max {:>10}",
                 h.len(),
                 ms(h.value_at_quantile(0.50)),
@@ -158,9 +158,9 @@ pub fn report(labels: Value, rec: &Recorder, elapsed: Duration) -> Value {
         }
     }
     for e in &rec.first_errors {
-        eprintln!("    error: {e}");
+        err!("    error: {e}");
     }
     let doc = Value::Object(doc);
-    println!("{doc}");
+    out!("{doc}");
     doc
 }

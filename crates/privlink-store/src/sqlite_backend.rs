@@ -24,6 +24,9 @@ pub struct SqliteStore {
     _checkpointer: Checkpointer,
 }
 
+/// WAL frames (pages of 4 KiB) after which the log is reset: 16,384 frames = 64 MiB.
+const RESTART_AFTER_FRAMES: i64 = 16_384;
+
 /// Moves the write-ahead log into the database file from a thread of its own, so the fsync a
 /// checkpoint needs never runs inside a client's COMMIT (SQLite's automatic checkpoints would).
 struct Checkpointer {
@@ -42,8 +45,19 @@ impl Checkpointer {
             .spawn(move || {
                 while !flag.load(Ordering::Relaxed) {
                     std::thread::sleep(std::time::Duration::from_millis(200));
-                    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-                        tracing::warn!(error = %e, "sqlite checkpoint failed");
+                    // A passive checkpoint never waits, but under constant reads the log is
+                    // never reset and grows without bound (gigabytes in long runs, every append
+                    // slower than the last). Past a size, a RESTART checkpoint waits for the
+                    // readers so the next write starts the log from its beginning again.
+                    let frames = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(1));
+                    match frames {
+                        Ok(frames) if frames > RESTART_AFTER_FRAMES => {
+                            if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(())) {
+                                tracing::warn!(error = %e, "sqlite restart checkpoint failed");
+                            }
+                        }
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(error = %e, "sqlite checkpoint failed"),
                     }
                 }
                 // A last, complete checkpoint leaves a small WAL behind at shutdown.
@@ -77,7 +91,10 @@ impl SqliteStore {
         }
         let writer = Self::connect(path)?;
         migrate(&writer)?;
-        writer.execute_batch("PRAGMA wal_autocheckpoint = 0").map_err(backend_err)?;
+        // Checkpoints run on their own thread (below); a reset log is truncated back to 64 MiB.
+        writer
+            .execute_batch("PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = 67108864")
+            .map_err(backend_err)?;
         let checkpointer = Checkpointer::start(path)?;
         let (changes, _) = broadcast::channel(8192);
         Ok(SqliteStore {
