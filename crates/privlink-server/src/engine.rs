@@ -279,12 +279,10 @@ pub async fn put(state: &AppState, req: &ArmRequest, id: ResourceId) -> ArmResul
             } else {
                 None
             };
-            if let Some(props) = obj.get("properties") {
-                if !props.is_object() {
-                    return Err(ArmError::wrong_type("properties", "an object"));
-                }
-            }
-            let input = PutInput { id: &id, existing: existing.as_ref(), body: obj, location: location.as_deref() };
+            let no_properties = Map::new();
+            let properties = obj.obj("properties")?.unwrap_or(&no_properties);
+            let input =
+                PutInput { id: &id, existing: existing.as_ref(), body: obj, properties, location: location.as_deref() };
             let properties = ty.put(w, &input)?;
             stored.insert("properties".into(), Value::Object(properties));
             if let Some(internal) = w.internal.take() {

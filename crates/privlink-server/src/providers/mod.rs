@@ -34,8 +34,17 @@ pub struct PutInput<'a> {
     pub id: &'a ResourceId,
     pub existing: Option<&'a ResourceRow>,
     pub body: Obj<'a>,
+    /// The body's `properties` object (empty when absent), checked to be an object.
+    pub properties: &'a Map<String, Value>,
     /// The validated location for tracked types (the parent's for child types).
     pub location: Option<&'a str>,
+}
+
+impl PutInput<'_> {
+    /// `properties`, with paths for error messages.
+    pub fn properties(&self) -> Obj<'_> {
+        Obj::new(self.properties, "properties")
+    }
 }
 
 pub trait ResourceType: Send + Sync + 'static {

@@ -73,8 +73,7 @@ impl ResourceType for NetworkInterfaces {
             ));
         }
         let nic_key = id.key();
-        let body_props = input.body.obj("properties")?.cloned().unwrap_or_default();
-        let body = Obj::new(&body_props, "properties");
+        let body = input.properties();
         let configs = body.named("ipConfigurations", NameRule::Network, "IP configuration", &id.to_string())?;
         if configs.is_empty() {
             return Err(ArmError::invalid(

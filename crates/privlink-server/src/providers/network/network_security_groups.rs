@@ -6,7 +6,6 @@ use serde_json::{json, Map, Value};
 
 use super::{children, in_subscription, inline_child, security_rules, subnets};
 use crate::arm::api_version::NETWORK;
-use crate::arm::json::Obj;
 use crate::arm::names::NameRule;
 use crate::arm::{ArmError, ArmResult, ResourceId};
 use crate::providers::{properties, PutInput, ResourceType, Write};
@@ -43,8 +42,7 @@ impl ResourceType for NetworkSecurityGroups {
 
     fn put(&self, w: &mut Write<'_>, input: &PutInput<'_>) -> ArmResult<Map<String, Value>> {
         let id = input.id;
-        let body_props = input.body.obj("properties")?.cloned().unwrap_or_default();
-        let body = Obj::new(&body_props, "properties");
+        let body = input.properties();
         let requested = body.named("securityRules", NameRule::Network, "security rule", &id.to_string())?;
         if requested.len() as u64 > w.settings.limits.rules_per_nsg {
             return Err(ArmError::invalid(

@@ -256,8 +256,7 @@ impl ResourceType for PrivateEndpoints {
 
     fn put(&self, w: &mut Write<'_>, input: &PutInput<'_>) -> ArmResult<Map<String, Value>> {
         let pe_id = input.id;
-        let body_props = input.body.obj("properties")?.cloned().unwrap_or_default();
-        let body = Obj::new(&body_props, "properties");
+        let body = input.properties();
 
         let subnet_text = body.reference("subnet")?.ok_or_else(|| {
             ArmError::invalid_at(

@@ -121,8 +121,7 @@ impl ResourceType for PrivateLinkServices {
 
     fn put(&self, w: &mut Write<'_>, input: &PutInput<'_>) -> ArmResult<Map<String, Value>> {
         let id = input.id;
-        let body_props = input.body.obj("properties")?.cloned().unwrap_or_default();
-        let body = Obj::new(&body_props, "properties");
+        let body = input.properties();
         if input.existing.is_none() {
             let count = in_subscription(w.tx, &id.subscription.to_ascii_lowercase(), TYPE_KEY)?.len() as u64;
             if count >= w.settings.limits.private_link_services_per_subscription {

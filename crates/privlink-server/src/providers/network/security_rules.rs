@@ -65,8 +65,7 @@ impl ResourceType for SecurityRules {
                 format!("A network security group may have at most {} rules.", w.settings.limits.rules_per_nsg),
             ));
         }
-        let body = input.body.obj("properties")?.cloned().unwrap_or_default();
-        let rule = validate(input.id.name(), Obj::new(&body, "properties"))?;
+        let rule = validate(input.id.name(), input.properties())?;
         let others: Vec<(String, Map<String, Value>)> = siblings
             .iter()
             .map(|r| (r.id.rsplit('/').next().unwrap_or_default().to_string(), properties(r).clone()))

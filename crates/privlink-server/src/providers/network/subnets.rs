@@ -51,8 +51,7 @@ impl ResourceType for Subnets {
                 format!("Virtual network {} already has {} subnets, the most allowed.", vnet.id, siblings.len()),
             ));
         }
-        let body = input.body.obj("properties")?.cloned().unwrap_or_default();
-        apply(w, &vnet, &space, &siblings, input.id, input.existing, Obj::new(&body, "properties"))
+        apply(w, &vnet, &space, &siblings, input.id, input.existing, input.properties())
     }
 
     fn check_delete(&self, w: &mut Write<'_>, row: &ResourceRow, root_key: &str) -> ArmResult<()> {

@@ -47,8 +47,7 @@ impl ResourceType for Peerings {
             ));
         }
         let space = virtual_networks::address_space(&vnet)?;
-        let body = input.body.obj("properties")?.cloned().unwrap_or_default();
-        apply(w, &vnet, &space, input.id, input.existing, Obj::new(&body, "properties"))
+        apply(w, &vnet, &space, input.id, input.existing, input.properties())
     }
 
     fn on_deleted(&self, w: &mut Write<'_>, row: &ResourceRow) -> ArmResult<()> {

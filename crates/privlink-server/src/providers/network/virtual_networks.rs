@@ -43,8 +43,7 @@ impl ResourceType for VirtualNetworks {
 
     fn put(&self, w: &mut Write<'_>, input: &PutInput<'_>) -> ArmResult<Map<String, Value>> {
         let id = input.id;
-        let body_props = input.body.obj("properties")?.cloned().unwrap_or_default();
-        let body = Obj::new(&body_props, "properties");
+        let body = input.properties();
         let mut props = Map::new();
 
         let space_obj = body.obj("addressSpace")?.cloned().unwrap_or_default();

@@ -156,8 +156,7 @@ impl ResourceType for ConnectionType {
                 format!("Private endpoint connection {} does not exist: it was removed (the endpoint shows Disconnected) or never created. Connections are created by private endpoints.", input.id.name()),
             )
         })?;
-        let body_props = input.body.obj("properties")?.cloned().unwrap_or_default();
-        let body = Obj::new(&body_props, "properties");
+        let body = input.properties();
         let state = body.obj("privateLinkServiceConnectionState")?.ok_or_else(|| {
             ArmError::invalid_at("InvalidRequestFormat", "properties.privateLinkServiceConnectionState", "The request must carry properties.privateLinkServiceConnectionState with a status (Approved or Rejected).")
         })?;

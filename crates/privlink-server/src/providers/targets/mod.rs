@@ -88,8 +88,7 @@ impl ResourceType for TargetType {
     }
 
     fn put(&self, _w: &mut Write<'_>, input: &PutInput<'_>) -> ArmResult<Map<String, Value>> {
-        let body_props = input.body.obj("properties")?.cloned().unwrap_or_default();
-        let body = Obj::new(&body_props, "properties");
+        let body = input.properties();
         let mut props = Map::new();
         let access =
             body.one_of("publicNetworkAccess", &["Enabled", "Disabled", "SecuredByPerimeter"])?.unwrap_or("Enabled");
