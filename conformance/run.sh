@@ -6,6 +6,12 @@
 # Environment:
 #   PRIVLINK_VENV_DIR   the virtualenv to use (default ~/.cache/privlink/venv-conformance); created
 #                       when missing, and (re)installed only when python/requirements.txt changed
+#   PRIVLINK_AZCLI_VENV_DIR
+#                       the Azure CLI's own virtualenv (default ~/.cache/privlink/venv-azcli; az pins
+#                       its own azure-core, so it cannot share the SDK venv); azure-cli is installed
+#                       there (two to three minutes) unless the pinned version already works in it
+#   PRIVLINK_SKIP_AZCLI=1
+#                       neither install nor run the Azure CLI tests (test_az_cli.py is skipped)
 #   PRIVLINK_BIN        the privlink binary; default: `cargo build -p privlink` and use
 #                       ${CARGO_TARGET_DIR:-target}/debug/privlink
 #   PYTHON              the interpreter that creates the venv (default python3)
@@ -20,6 +26,9 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SUITE="$ROOT/conformance/python"
 REQUIREMENTS="$SUITE/requirements.txt"
 VENV="${PRIVLINK_VENV_DIR:-$HOME/.cache/privlink/venv-conformance}"
+AZCLI_VENV="${PRIVLINK_AZCLI_VENV_DIR:-$HOME/.cache/privlink/venv-azcli}"
+# The Azure CLI version test_az_cli.py runs against; bump deliberately.
+AZCLI_VERSION="2.91.0"
 PYTHON="${PYTHON:-python3}"
 
 log() { echo "conformance: $*" >&2; }
@@ -45,15 +54,45 @@ ensure_venv() {
     echo "$want" >"$VENV/.privlink-requirements.sha256"
 }
 
-if command -v flock >/dev/null 2>&1; then
+# The Azure CLI in a virtualenv of its own. "Working" means: its python runs and has exactly
+# azure-cli $AZCLI_VERSION installed (an `az version` would cost a second or more on every run).
+ensure_azcli_venv() {
+    local have=""
+    if [ -x "$AZCLI_VENV/bin/python" ] && [ -x "$AZCLI_VENV/bin/az" ]; then
+        have="$("$AZCLI_VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("azure-cli"))' 2>/dev/null || true)"
+        if [ "$have" = "$AZCLI_VERSION" ]; then
+            return 0
+        fi
+    else
+        log "creating virtualenv $AZCLI_VENV"
+        mkdir -p "$AZCLI_VENV"
+        "$PYTHON" -m venv "$AZCLI_VENV"
+    fi
+    log "installing azure-cli==$AZCLI_VERSION into $AZCLI_VENV${have:+ (had $have)} (takes two to three minutes)"
+    "$AZCLI_VENV/bin/python" -m pip install --quiet --disable-pip-version-check "azure-cli==$AZCLI_VERSION"
+}
+
+with_lock() {
     # Two runs at once must not install into the same venv concurrently.
-    mkdir -p "$(dirname "$VENV")"
-    exec 9>"$VENV.lock"
-    flock 9
-    ensure_venv
-    flock -u 9
+    local dir="$1"
+    shift
+    if command -v flock >/dev/null 2>&1; then
+        mkdir -p "$(dirname "$dir")"
+        (
+            flock 9
+            "$@"
+        ) 9>"$dir.lock"
+    else
+        "$@"
+    fi
+}
+
+with_lock "$VENV" ensure_venv
+if [ -n "${PRIVLINK_SKIP_AZCLI:-}" ] && [ "${PRIVLINK_SKIP_AZCLI}" != "0" ]; then
+    log "PRIVLINK_SKIP_AZCLI set: the Azure CLI tests will be skipped"
 else
-    ensure_venv
+    with_lock "$AZCLI_VENV" ensure_azcli_venv
+    export PRIVLINK_AZ="$AZCLI_VENV/bin/az"
 fi
 
 # ---- the binary ---------------------------------------------------------------------------

@@ -2,9 +2,10 @@
 
 A privlink server is started once per session on 127.0.0.1 (port chosen by the OS) with a fresh
 temporary data directory. Clients are the real azure-mgmt-resource / -network / -storage / -kusto
-clients pointed at it with `base_url=` and `connection_verify=<privlink CA>`, authenticated by a
-fake credential (the server accepts any bearer token). See helpers.py for the environment
-variables.
+clients pointed at it with `base_url=` and `connection_verify=<privlink CA>`, signed in as the
+administrator service principal from `<data-dir>/credentials.json` with a real
+`azure.identity.ClientSecretCredential` whose authority is the server itself. See helpers.py for the
+environment variables.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 from typing import Callable, Iterator, Optional
 
 import pytest
+from azure.mgmt.authorization import AuthorizationManagementClient
 from azure.mgmt.kusto import KustoManagementClient
 from azure.mgmt.network import NetworkManagementClient
 from azure.mgmt.resource.resources import ResourceManagementClient
@@ -69,8 +71,8 @@ def clients(server: Server) -> Iterator[Clients]:
     try:
         yield c
     finally:
-        c.resource.close()
-        c.network.close()
+        c.close()
+        c.credential.close()
 
 
 @pytest.fixture(scope="session")
@@ -97,6 +99,19 @@ def storage_client(server: Server, clients: Clients) -> Iterator[StorageManageme
 def kusto_client(server: Server, clients: Clients) -> Iterator[KustoManagementClient]:
     """azure-mgmt-kusto on the session subscription (shares the session credential and log)."""
     client = KustoManagementClient(clients.credential, server.subscription_id, **client_options(server, clients.log))
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+@pytest.fixture(scope="session")
+def authorization_client(server: Server, clients: Clients) -> Iterator[AuthorizationManagementClient]:
+    """azure-mgmt-authorization (role assignments and definitions, api-version 2022-04-01) on the
+    session subscription, as the administrator."""
+    client = AuthorizationManagementClient(
+        clients.credential, server.subscription_id, **client_options(server, clients.log)
+    )
     try:
         yield client
     finally:

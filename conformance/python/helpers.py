@@ -1,5 +1,6 @@
 """Shared pieces of the Azure SDK for Python conformance suite: starting and stopping a privlink
-server, a fake credential, a request log, client construction and small helpers.
+server, real credentials (the administrator's from credentials.json, others made through the
+admin API), a request log, client construction and small helpers.
 
 Environment:
   PRIVLINK_BIN                 the privlink binary (default: <repo>/target/debug/privlink, or under
@@ -14,6 +15,7 @@ Environment:
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
@@ -24,6 +26,7 @@ import signal
 import subprocess
 import tempfile
 import time
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Optional
@@ -32,15 +35,19 @@ import pytest
 from azure.core.credentials import AccessToken
 from azure.core.rest import HttpRequest
 from azure.core.pipeline.policies import SansIOHTTPPolicy
+from azure.identity import ClientSecretCredential
 from azure.mgmt.network import NetworkManagementClient
 from azure.mgmt.network.models import (
     AddressSpace,
     NetworkInterface,
     NetworkInterfaceIPConfiguration,
+    PrivateEndpoint,
+    PrivateLinkServiceConnection,
     Subnet,
     VirtualNetwork,
 )
 from azure.mgmt.resource.resources import ResourceManagementClient
+from azure.mgmt.storage import models as storage_models
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # `cargo build -p privlink` output: $CARGO_TARGET_DIR (relative to the repository) or target/.
@@ -63,6 +70,7 @@ class Server:
     subscription_id: str
     tenant_id: str
     ca_file: str
+    credentials_file: str
     data_dir: Path
     process: subprocess.Popen
     log_path: Path
@@ -108,14 +116,35 @@ def _drop_schema(url: str, schema: str) -> None:
     )
 
 
-def start_server(directory: Path, config_toml: Optional[str] = None, timeout: float = 30.0) -> Server:
-    """Start `privlink serve` with data directory `directory` and wait for its endpoint.json."""
+def privlink_bin() -> str:
+    """The privlink binary under test ($PRIVLINK_BIN, else the cargo build output)."""
     binary = os.environ.get("PRIVLINK_BIN", DEFAULT_BIN)
     if not os.access(binary, os.X_OK):
         raise pytest.UsageError(
             f"privlink binary {binary!r} not found or not executable: "
             "build it with `cargo build -p privlink` or set PRIVLINK_BIN"
         )
+    return binary
+
+
+def run_privlink(*args: str, timeout: float = 120.0, env: Optional[dict] = None) -> subprocess.CompletedProcess:
+    """Run a privlink CLI command (not `serve`), capturing its output; fails the test on a non-zero
+    exit status."""
+    proc = subprocess.run(
+        [privlink_bin(), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+        env=env,
+    )
+    assert proc.returncode == 0, f"privlink {' '.join(args)} exited {proc.returncode}:\n{proc.stderr}"
+    return proc
+
+
+def start_server(directory: Path, config_toml: Optional[str] = None, timeout: float = 30.0) -> Server:
+    """Start `privlink serve` with data directory `directory` and wait for its endpoint.json."""
+    binary = privlink_bin()
     directory.mkdir(parents=True, exist_ok=True)
     args = [binary, "serve", "--data-dir", str(directory), "--listen", "127.0.0.1:0"]
     if config_toml is not None:
@@ -150,11 +179,14 @@ def start_server(directory: Path, config_toml: Optional[str] = None, timeout: fl
     assert url.startswith("https://127.0.0.1:"), f"unexpected endpoint url {url!r}"
     ca_file = endpoint["caFile"]
     assert ca_file and Path(ca_file).is_file(), f"CA file {ca_file!r} missing"
+    credentials_file = endpoint.get("credentialsFile") or str(directory / "credentials.json")
+    assert Path(credentials_file).is_file(), f"credentials file {credentials_file!r} missing"
     return Server(
         base_url=url,
         subscription_id=endpoint["subscriptionId"],
         tenant_id=endpoint["tenantId"],
         ca_file=ca_file,
+        credentials_file=credentials_file,
         data_dir=directory,
         process=process,
         log_path=log_path,
@@ -216,19 +248,81 @@ def stop_server(server: Server) -> int:
 
 
 # --------------------------------------------------------------------------------------------
-# Credential, request log and clients
+# Credentials, request log and clients
 # --------------------------------------------------------------------------------------------
 
 
-class FakeCredential:
-    """A TokenCredential that hands out a fixed token and remembers the scopes asked for."""
+@dataclass
+class Principal:
+    """A service principal's sign-in details (privlink's credentials.json, or the admin API's
+    answer when one is created), plus the subscription it owns, if any."""
 
-    def __init__(self) -> None:
+    tenant_id: str
+    client_id: str
+    object_id: str
+    client_secret: str
+    display_name: str = ""
+    subscription_id: Optional[str] = None
+
+    def credential(self, srv: Server) -> "RecordingCredential":
+        """A real `azure.identity.ClientSecretCredential` signing in at privlink's token issuer
+        (wrapped in a RecordingCredential)."""
+        return RecordingCredential(secret_credential(srv, self.tenant_id, self.client_id, self.client_secret))
+
+
+def administrator(srv: Server) -> Principal:
+    """The administrator service principal privlink wrote to `<data-dir>/credentials.json` on
+    its first start: Owner of the default subscription, and allowed to use the admin API."""
+    doc = json.loads(Path(srv.credentials_file).read_text())
+    return Principal(
+        tenant_id=doc["tenantId"],
+        client_id=doc["clientId"],
+        object_id=doc["objectId"],
+        client_secret=doc["clientSecret"],
+        display_name="privlink administrator",
+        subscription_id=doc["subscriptionId"],
+    )
+
+
+def secret_credential(srv: Server, tenant_id: str, client_id: str, secret: str):
+    """`ClientSecretCredential` against privlink: the authority is the server's own URL (it serves
+    `/{tenant}/v2.0/.well-known/openid-configuration` and `/{tenant}/oauth2/v2.0/token`), instance
+    discovery (a call to login.microsoftonline.com) is off, and the CA is trusted explicitly."""
+    return ClientSecretCredential(
+        tenant_id,
+        client_id,
+        secret,
+        authority=srv.base_url,
+        disable_instance_discovery=True,
+        connection_verify=srv.ca_file,
+    )
+
+
+class RecordingCredential:
+    """Wraps a real TokenCredential and remembers the scopes asked for (and the tokens handed out),
+    so that tests can check what the SDK requested."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
         self.scopes: list[tuple[str, ...]] = []
+        self.tokens: list[str] = []
 
     def get_token(self, *scopes: str, **kwargs) -> AccessToken:
         self.scopes.append(scopes)
-        return AccessToken("fake", int(time.time()) + 3600)
+        token = self.inner.get_token(*scopes, **kwargs)
+        self.tokens.append(token.token)
+        return token
+
+    def close(self) -> None:
+        close = getattr(self.inner, "close", None)
+        if close is not None:
+            close()
+
+
+def jwt_claims(token: str) -> dict:
+    """The payload of a JWT, decoded without checking the signature."""
+    payload = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
 
 
 @dataclass
@@ -270,10 +364,16 @@ class RequestLog(SansIOHTTPPolicy):
 class Clients:
     resource: ResourceManagementClient
     network: NetworkManagementClient
-    credential: FakeCredential
+    credential: RecordingCredential
     log: RequestLog
     subscription_id: str
     base_url: str
+    # The server's default tenant (the administrator's).
+    tenant_id: str
+
+    def close(self) -> None:
+        self.resource.close()
+        self.network.close()
 
 
 def client_options(srv: Server, log: RequestLog) -> dict:
@@ -281,29 +381,85 @@ def client_options(srv: Server, log: RequestLog) -> dict:
     return dict(base_url=srv.base_url, connection_verify=srv.ca_file, per_retry_policies=[log])
 
 
-def make_clients(srv: Server, subscription_id: Optional[str] = None) -> Clients:
-    """Resource and network clients for `subscription_id` (default: the server's subscription)."""
+def make_clients(srv: Server, subscription_id: Optional[str] = None, credential=None) -> Clients:
+    """Resource and network clients for `subscription_id` (default: the server's subscription),
+    signed in as `credential` (default: the administrator, with a fresh ClientSecretCredential)."""
     subscription_id = subscription_id or srv.subscription_id
-    credential = FakeCredential()
+    if credential is None:
+        credential = administrator(srv).credential(srv)
     log = RequestLog()
     common = client_options(srv, log)
     resource = ResourceManagementClient(credential, subscription_id, **common)
     network = NetworkManagementClient(credential, subscription_id, **common)
-    return Clients(resource, network, credential, log, subscription_id, srv.base_url)
+    return Clients(resource, network, credential, log, subscription_id, srv.base_url, srv.tenant_id)
 
 
-def create_subscription(clients: Clients, subscription_id: str, owner: str, display_name: str) -> dict:
-    """Create a subscription owned by `owner` through privlink's admin endpoint
-    (`PUT /privlink/subscriptions/{id}`; ARM has no such operation, so no SDK model exists).
-    Sent through an SDK client's own pipeline (`send_request`), so TLS and auth are the SDK's."""
-    request = HttpRequest(
-        "PUT",
-        f"/privlink/subscriptions/{subscription_id}",
-        json={"displayName": display_name, "owner": owner},
-    )
+def admin_call(clients: Clients, method: str, path: str, body: Optional[dict] = None, expect=(200, 201)) -> dict:
+    """A call to privlink's admin API (`/privlink/admin/...`; ARM has no such operations, so no SDK
+    model exists), sent through an SDK client's own pipeline (`send_request`), so TLS and the
+    bearer token are the SDK's. `clients` must be signed in as the administrator."""
+    request = HttpRequest(method, path, json=body) if body is not None else HttpRequest(method, path)
     response = clients.resource.send_request(request)
-    assert response.status_code == 201, f"{response.status_code}: {response.text()}"
+    assert response.status_code in expect, f"{method} {path}: {response.status_code}: {response.text()}"
     return response.json()
+
+
+def create_tenant(clients: Clients, display_name: str) -> str:
+    """A new tenant (directory): `POST /privlink/admin/tenants`; returns its id."""
+    doc = admin_call(clients, "POST", "/privlink/admin/tenants", {"displayName": display_name}, expect=(201,))
+    return doc["tenantId"]
+
+
+def create_service_principal(clients: Clients, display_name: str, tenant_id: Optional[str] = None) -> Principal:
+    """A service principal with a client secret in `tenant_id` (default: the server's tenant):
+    `POST /privlink/admin/tenants/{tenant}/servicePrincipals`."""
+    tenant_id = tenant_id or clients.tenant_id
+    doc = admin_call(
+        clients,
+        "POST",
+        f"/privlink/admin/tenants/{tenant_id}/servicePrincipals",
+        {"displayName": display_name},
+        expect=(201,),
+    )
+    assert doc["tenantId"] == tenant_id
+    return Principal(
+        tenant_id=tenant_id,
+        client_id=doc["appId"],
+        object_id=doc["objectId"],
+        client_secret=doc["clientSecret"],
+        display_name=display_name,
+    )
+
+
+def create_subscription(
+    clients: Clients,
+    subscription_id: str,
+    display_name: str,
+    owner: str = "bob",
+    tenant_id: Optional[str] = None,
+) -> tuple[dict, Principal]:
+    """A new subscription in `tenant_id` (default: the server's tenant) owned by a new service
+    principal named `owner`: the principal is created with
+    `POST /privlink/admin/tenants/{tenant}/servicePrincipals`, then the subscription with
+    `PUT /privlink/admin/subscriptions/{id}` {displayName, tenantId, owner: <objectId>}.
+    Returns the subscription document and the owner (sign in with `owner.credential(server)`)."""
+    principal = create_service_principal(clients, owner, tenant_id)
+    doc = admin_call(
+        clients,
+        "PUT",
+        f"/privlink/admin/subscriptions/{subscription_id}",
+        {"displayName": display_name, "tenantId": principal.tenant_id, "owner": principal.object_id},
+        expect=(201,),
+    )
+    principal.subscription_id = subscription_id
+    return doc, principal
+
+
+def identity_env(clients: Clients, resource_id: str) -> dict:
+    """`{IDENTITY_ENDPOINT, IDENTITY_HEADER}` for acting as `resource_id`'s managed identity:
+    `GET /privlink/admin/identity-env?resource=<id>`."""
+    path = "/privlink/admin/identity-env?" + urllib.parse.urlencode({"resource": resource_id})
+    return admin_call(clients, "GET", path, expect=(200,))["env"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -344,4 +500,72 @@ def nic_model(subnet_id: str, config: str = "ipconfig1", **ip) -> NetworkInterfa
     return NetworkInterface(
         location=LOCATION,
         ip_configurations=[NetworkInterfaceIPConfiguration(name=config, subnet=Subnet(id=subnet_id), **ip)],
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Private endpoints and storage accounts
+# --------------------------------------------------------------------------------------------
+
+
+def storage_account_name() -> str:
+    """3-24 lower-case letters and digits (no dashes: `unique()` does not fit)."""
+    return f"sapy{secrets.token_hex(6)}"
+
+
+def pe_model(
+    subnet_id: str,
+    target_id: str,
+    group_id: str,
+    *,
+    manual: bool = False,
+    connection: str = "conn",
+    message: str | None = None,
+) -> PrivateEndpoint:
+    """A PrivateEndpoint model (never a dict) with one automatic or manual connection."""
+    conn = PrivateLinkServiceConnection(
+        name=connection, private_link_service_id=target_id, group_ids=[group_id], request_message=message
+    )
+    if manual:
+        return PrivateEndpoint(
+            location=LOCATION, subnet=Subnet(id=subnet_id), manual_private_link_service_connections=[conn]
+        )
+    return PrivateEndpoint(location=LOCATION, subnet=Subnet(id=subnet_id), private_link_service_connections=[conn])
+
+
+def create_pe(network_client, rg: str, name: str, model: PrivateEndpoint) -> PrivateEndpoint:
+    pe = wait_lro(network_client.private_endpoints.begin_create_or_update(rg, name, model))
+    assert pe.name == name
+    assert pe.type == "Microsoft.Network/privateEndpoints"
+    assert pe.provisioning_state == "Succeeded"
+    return pe
+
+
+def the_connection(pe: PrivateEndpoint):
+    """The endpoint's only connection, from whichever array holds it."""
+    connections = list(pe.private_link_service_connections or []) + list(
+        pe.manual_private_link_service_connections or []
+    )
+    assert len(connections) == 1, connections
+    return connections[0]
+
+
+def target_connection_of(connections, pe_id: str):
+    """The target-side connection whose privateEndpoint is `pe_id` (exactly one)."""
+    mine = [c for c in connections if c.private_endpoint.id.lower() == pe_id.lower()]
+    assert len(mine) == 1, [c.as_dict() for c in connections]
+    return mine[0]
+
+
+def approve_storage(storage_client, rg, account, connection_name, status, description):
+    """The storage account owner's verdict (`private_endpoint_connections.put`, not an LRO)."""
+    return storage_client.private_endpoint_connections.put(
+        rg,
+        account,
+        connection_name,
+        properties=storage_models.PrivateEndpointConnection(
+            private_link_service_connection_state=storage_models.PrivateLinkServiceConnectionState(
+                status=status, description=description
+            )
+        ),
     )

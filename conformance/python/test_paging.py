@@ -22,8 +22,8 @@ def paged():
         try:
             yield c
         finally:
-            c.resource.close()
-            c.network.close()
+            c.close()
+            c.credential.close()
             stop_server(srv)
 
 

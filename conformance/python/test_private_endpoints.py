@@ -17,11 +17,24 @@ from dataclasses import dataclass
 import pytest
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.mgmt.kusto import models as kusto_models
-from azure.mgmt.network.models import PrivateEndpoint, PrivateLinkServiceConnection, Subnet
+from azure.mgmt.network.models import PrivateEndpoint
 from azure.mgmt.resource.resources.models import ResourceGroup
 from azure.mgmt.storage import models as storage_models
 
-from helpers import LOCATION, create_subscription, make_clients, unique, vnet_model, wait_lro
+from helpers import (
+    LOCATION,
+    approve_storage,
+    create_pe,
+    create_subscription,
+    make_clients,
+    pe_model,
+    storage_account_name,
+    target_connection_of,
+    the_connection,
+    unique,
+    vnet_model,
+    wait_lro,
+)
 
 VNET_PREFIX = "10.70.0.0/16"
 SUBNET_PREFIX = "10.70.1.0/24"
@@ -39,11 +52,6 @@ STORAGE_GROUPS = {
 # --------------------------------------------------------------------------------------------
 # Helpers
 # --------------------------------------------------------------------------------------------
-
-
-def storage_account_name() -> str:
-    """3-24 lower-case letters and digits (no dashes: `unique()` does not fit)."""
-    return f"sapy{secrets.token_hex(6)}"
 
 
 def kusto_cluster_name() -> str:
@@ -92,73 +100,15 @@ def create_kusto_cluster(kusto_client, rg: str):
     return cluster
 
 
-def pe_model(
-    subnet_id: str,
-    target_id: str,
-    group_id: str,
-    *,
-    manual: bool = False,
-    connection: str = "conn",
-    message: str | None = None,
-) -> PrivateEndpoint:
-    """A PrivateEndpoint model (never a dict) with one automatic or manual connection."""
-    conn = PrivateLinkServiceConnection(
-        name=connection, private_link_service_id=target_id, group_ids=[group_id], request_message=message
-    )
-    if manual:
-        return PrivateEndpoint(
-            location=LOCATION, subnet=Subnet(id=subnet_id), manual_private_link_service_connections=[conn]
-        )
-    return PrivateEndpoint(location=LOCATION, subnet=Subnet(id=subnet_id), private_link_service_connections=[conn])
-
-
-def create_pe(network_client, rg: str, name: str, model: PrivateEndpoint) -> PrivateEndpoint:
-    pe = wait_lro(network_client.private_endpoints.begin_create_or_update(rg, name, model))
-    assert pe.name == name
-    assert pe.type == "Microsoft.Network/privateEndpoints"
-    assert pe.provisioning_state == "Succeeded"
-    return pe
-
-
-def the_connection(pe: PrivateEndpoint):
-    """The endpoint's only connection, from whichever array holds it."""
-    connections = list(pe.private_link_service_connections or []) + list(
-        pe.manual_private_link_service_connections or []
-    )
-    assert len(connections) == 1, connections
-    return connections[0]
-
-
 def pe_state(network_client, rg: str, name: str) -> tuple[str, str]:
     """(status, description) of the endpoint's connection, as a fresh GET shows it."""
     state = the_connection(network_client.private_endpoints.get(rg, name)).private_link_service_connection_state
     return state.status, state.description
 
 
-def target_connection_of(connections, pe_id: str):
-    """The target-side connection whose privateEndpoint is `pe_id` (exactly one)."""
-    mine = [c for c in connections if c.private_endpoint.id.lower() == pe_id.lower()]
-    assert len(mine) == 1, [c.as_dict() for c in connections]
-    return mine[0]
-
-
 def nic_name_of(pe: PrivateEndpoint) -> str:
     (nic,) = pe.network_interfaces
     return nic.id.rsplit("/", 1)[1]
-
-
-def approve_storage(storage_client, rg, account, connection_name, status, description):
-    """The storage account owner's verdict (`private_endpoint_connections.put`, not an LRO)."""
-    return storage_client.private_endpoint_connections.put(
-        rg,
-        account,
-        connection_name,
-        properties=storage_models.PrivateEndpointConnection(
-            private_link_service_connection_state=storage_models.PrivateLinkServiceConnectionState(
-                status=status, description=description
-            )
-        ),
-    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -470,12 +420,13 @@ def test_kusto_manual_endpoint_approved_through_lro(network_client, kusto_client
 
 @pytest.fixture
 def other_subscription(server, clients):
-    """A second subscription owned by "other" (not the storage account's owner), with a resource
-    group and a VNet; yields (Clients for it, Landing)."""
+    """A second subscription owned by a new service principal "bob" (not the storage account's
+    owner, and with no role on it), with a resource group and a VNet, all created by bob himself
+    through his own ClientSecretCredential; yields (Clients for it, Landing)."""
     subscription_id = str(uuid.uuid4())
-    doc = create_subscription(clients, subscription_id, owner="other", display_name="conformance-other")
+    doc, bob = create_subscription(clients, subscription_id, display_name="conformance-other", owner="bob")
     assert doc["subscriptionId"] == subscription_id
-    other = make_clients(server, subscription_id)
+    other = make_clients(server, subscription_id, credential=bob.credential(server))
     rg = unique("rg-py-other")
     other.resource.resource_groups.create_or_update(rg, ResourceGroup(location=LOCATION))
     vnet = wait_lro(
@@ -488,8 +439,8 @@ def other_subscription(server, clients):
     finally:
         if other.resource.resource_groups.check_existence(rg):
             wait_lro(other.resource.resource_groups.begin_delete(rg), budget=30)
-        other.resource.close()
-        other.network.close()
+        other.close()
+        other.credential.close()
 
 
 def test_other_owner_cannot_auto_approve_but_can_request(
@@ -499,7 +450,7 @@ def test_other_owner_cannot_auto_approve_but_can_request(
     rg = resource_group("rg-py-owner")
     account = create_storage_account(storage_client, rg)
 
-    # Automatic: "other" lacks privateEndpointConnectionsApproval/action on the account.
+    # Automatic: bob lacks privateEndpointConnectionsApproval/action on the account.
     with pytest.raises(HttpResponseError) as info:
         other.network.private_endpoints.begin_create_or_update(
             spoke.rg, "pe-auto", pe_model(spoke.subnet_id, account.id, "blob")
@@ -520,7 +471,7 @@ def test_other_owner_cannot_auto_approve_but_can_request(
         other.network,
         spoke.rg,
         "pe-manual",
-        pe_model(spoke.subnet_id, account.id, "blob", manual=True, message="from subscription other"),
+        pe_model(spoke.subnet_id, account.id, "blob", manual=True, message="from bob's subscription"),
     )
     assert the_connection(pe).private_link_service_connection_state.status == "Pending"
     (dns,) = pe.custom_dns_configs

@@ -4,6 +4,7 @@ import json
 import re
 import ssl
 import time
+from pathlib import Path
 
 from azure.mgmt.resource.resources.models import ResourceGroup
 
@@ -22,6 +23,11 @@ def test_endpoint_file_sdk_round_trip_and_graceful_sigterm():
             assert GUID.match(endpoint["subscriptionId"])
             assert GUID.match(endpoint["tenantId"])
             assert endpoint["pid"] == srv.process.pid
+            # The administrator's credentials, readable by the owner only.
+            credentials = Path(endpoint["credentialsFile"])
+            assert credentials == path / "credentials.json"
+            assert credentials.stat().st_mode & 0o777 == 0o600
+            assert json.loads(credentials.read_text())["tenantId"] == endpoint["tenantId"]
             # The CA is a usable trust anchor.
             ssl.create_default_context(cafile=endpoint["caFile"])
 
@@ -32,8 +38,8 @@ def test_endpoint_file_sdk_round_trip_and_graceful_sigterm():
             c.resource.resource_groups.create_or_update(rg, ResourceGroup(location=LOCATION))
             vnet = wait_lro(c.network.virtual_networks.begin_create_or_update(rg, "v", vnet_model(["10.70.0.0/16"])))
             assert vnet.provisioning_state == "Succeeded"
-            c.resource.close()
-            c.network.close()
+            c.close()
+            c.credential.close()
         finally:
             started = time.monotonic()
             code = stop_server(srv)

@@ -16,8 +16,6 @@ use crate::stats::Recorder;
 pub const NETWORK_API: &str = "2024-07-01";
 pub const RESOURCES_API: &str = "2025-04-01";
 pub const STORAGE_API: &str = "2023-01-01";
-/// privlink accepts any bearer token for now; send one anyway, as an SDK would.
-const TOKEN: &str = "privlink-bench";
 
 /// One client for the whole run: a pool of keep-alive connections shared by all workers.
 pub fn client(ca: Option<&Path>, pool: usize, http2: bool) -> Result<reqwest::Client> {
@@ -99,6 +97,8 @@ pub struct Arm {
     pub location: String,
     pub poll_interval: Duration,
     pub max_polls: u32,
+    /// The bearer token every request carries (from privlink's token endpoint).
+    pub token: String,
 }
 
 impl Arm {
@@ -130,7 +130,8 @@ impl Arm {
     pub async fn ensure_resource_group(&self) -> Result<()> {
         let url = self.url(&self.rg_path(), RESOURCES_API);
         let body = serde_json::json!({ "location": self.location });
-        let resp = self.client.put(&url).bearer_auth(TOKEN).json(&body).send().await.context("PUT resource group")?;
+        let resp =
+            self.client.put(&url).bearer_auth(&self.token).json(&body).send().await.context("PUT resource group")?;
         let status = resp.status();
         let text = resp.text().await.context("reading the resource group response")?;
         if !status.is_success() {
@@ -164,7 +165,7 @@ impl Arm {
     pub async fn put_raw(&self, path: &str, api: &str, body: &Value, rec: &mut Recorder) -> Result<PutResponse> {
         let url = self.url(path, api);
         rec.requests += 1;
-        let resp = self.client.put(&url).bearer_auth(TOKEN).json(body).send().await.context("PUT")?;
+        let resp = self.client.put(&url).bearer_auth(&self.token).json(body).send().await.context("PUT")?;
         let status = resp.status();
         let operation = header(&resp, "azure-asyncoperation");
         let body = resp.bytes().await.context("reading PUT response")?.to_vec();
@@ -175,7 +176,7 @@ impl Arm {
     pub async fn delete(&self, path: &str, rec: &mut Recorder) -> Result<()> {
         let url = self.url(path, NETWORK_API);
         rec.requests += 1;
-        let resp = self.client.delete(&url).bearer_auth(TOKEN).send().await.context("DELETE")?;
+        let resp = self.client.delete(&url).bearer_auth(&self.token).send().await.context("DELETE")?;
         let status = resp.status();
         let op = header(&resp, "azure-asyncoperation");
         let text = resp.text().await.context("reading DELETE response")?;
@@ -191,7 +192,7 @@ impl Arm {
     /// GET a resource or a collection page; the body is read in full and its size returned.
     pub async fn get(&self, url: &str, rec: &mut Recorder) -> Result<usize> {
         rec.requests += 1;
-        let resp = self.client.get(url).bearer_auth(TOKEN).send().await.context("GET")?;
+        let resp = self.client.get(url).bearer_auth(&self.token).send().await.context("GET")?;
         let status = resp.status();
         let bytes = resp.bytes().await.context("reading GET response")?;
         if !status.is_success() {
@@ -210,7 +211,7 @@ impl Arm {
                 tokio::time::sleep(self.poll_interval).await;
             }
             rec.requests += 1;
-            let resp = self.client.get(url).bearer_auth(TOKEN).send().await.context("polling the operation")?;
+            let resp = self.client.get(url).bearer_auth(&self.token).send().await.context("polling the operation")?;
             let status = resp.status();
             let bytes = resp.bytes().await.context("reading the operation status")?;
             if !status.is_success() {
@@ -255,4 +256,30 @@ impl PutResponse {
 
 fn header(resp: &reqwest::Response, name: &str) -> Option<String> {
     resp.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
+}
+
+/// A token from privlink's token endpoint for the service principal in `credentials.json`
+/// (client credentials, ARM's scope), as an SDK's ClientSecretCredential would get one.
+pub async fn token(client: &reqwest::Client, base: &str, credentials: &Path) -> Result<String> {
+    let text = std::fs::read_to_string(credentials).with_context(|| format!("reading {}", credentials.display()))?;
+    let c: Value = serde_json::from_str(&text).with_context(|| format!("{} is not JSON", credentials.display()))?;
+    let field =
+        |k: &str| c.get(k).and_then(Value::as_str).with_context(|| format!("{} has no {k}", credentials.display()));
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("client_id", field("clientId")?),
+        ("client_secret", field("clientSecret")?),
+        ("scope", "https://management.azure.com/.default"),
+    ];
+    let url = format!("{base}/{}/oauth2/v2.0/token", field("tenantId")?);
+    let resp = client.post(&url).form(&form).send().await.context("requesting a token")?;
+    let status = resp.status();
+    let body: Value = resp.json().await.context("reading the token response")?;
+    if !status.is_success() {
+        bail!(
+            "token endpoint answered {status}: {}",
+            body.get("error_description").and_then(Value::as_str).unwrap_or("")
+        );
+    }
+    Ok(body.get("access_token").and_then(Value::as_str).context("no access_token")?.to_string())
 }

@@ -57,6 +57,10 @@ struct Target {
     ca: Option<PathBuf>,
     #[arg(long)]
     subscription: Option<String>,
+    /// A bearer token to send (default: one from the token endpoint for the service principal
+    /// in the credentials file endpoint.json names).
+    #[arg(long, env = "PRIVLINK_TOKEN")]
+    token: Option<String>,
     /// Resource group the run works in (default: a new one per run).
     #[arg(long)]
     resource_group: Option<String>,
@@ -184,7 +188,7 @@ fn read_endpoint(path: &Path) -> Result<Value> {
 }
 
 impl Target {
-    fn arm(&self, pool: usize, default_rg: &str) -> Result<Arm> {
+    async fn arm(&self, pool: usize, default_rg: &str) -> Result<Arm> {
         let endpoint = match &self.endpoint {
             Some(p) => Some(read_endpoint(p)?),
             None => None,
@@ -201,9 +205,17 @@ impl Target {
         if url.starts_with("https://") && ca.is_none() {
             bail!("--ca (or --endpoint) is required for an https URL");
         }
+        let client = http::client(ca.as_deref(), pool, self.http2)?;
+        let base = url.trim_end_matches('/').to_string();
+        let token = match (&self.token, from_endpoint("credentialsFile")) {
+            (Some(t), _) => t.clone(),
+            (None, Some(file)) => http::token(&client, &base, Path::new(&file)).await?,
+            (None, None) => bail!("--token or an --endpoint whose endpoint.json names a credentials file is required"),
+        };
         Ok(Arm {
-            client: http::client(ca.as_deref(), pool, self.http2)?,
-            base: url.trim_end_matches('/').to_string(),
+            client,
+            token,
+            base,
             subscription,
             resource_group: self.resource_group.clone().unwrap_or_else(|| default_rg.to_string()),
             location: self.location.clone(),
@@ -229,14 +241,16 @@ fn main() -> Result<()> {
                 bail!("--concurrency must be at least 1");
             }
             let rg = format!("bench-{}-{}", a.scenario.name(), run_id());
-            let arm = a.target.arm(a.concurrency, &rg)?;
+            // One runtime for the token request and the run: pooled connections belong to it.
+            let rt = runtime()?;
+            let arm = rt.block_on(a.target.arm(a.concurrency, &rg))?;
             let settings = arm::Settings {
                 concurrency: a.concurrency,
                 duration: duration(a.duration)?,
                 max_ops: a.max_ops,
                 scenario: a.scenario,
             };
-            runtime()?.block_on(arm::run(arm, settings))?;
+            rt.block_on(arm::run(arm, settings))?;
         }
         Command::Moto(m) => {
             if m.concurrency == 0 {
@@ -257,14 +271,15 @@ fn main() -> Result<()> {
                 ipam::store_level(&plan)?;
             }
             if !i.store_only {
-                let arm = i.target.arm(i.fill_concurrency, &format!("bench-ipam-{}", run_id()))?;
+                let rt = runtime()?;
+                let arm = rt.block_on(i.target.arm(i.fill_concurrency, &format!("bench-ipam-{}", run_id())))?;
                 let hp = ipam::HttpPlan {
                     plan,
                     fill_concurrency: i.fill_concurrency.max(1),
                     fill_budget: Duration::from_secs(i.fill_budget_secs.max(1)),
                     estimate_after: Duration::from_secs(i.estimate_secs.max(1)),
                 };
-                runtime()?.block_on(ipam::http_level(arm, hp))?;
+                rt.block_on(ipam::http_level(arm, hp))?;
             }
         }
         Command::Endpoints(e) => {
@@ -272,7 +287,9 @@ fn main() -> Result<()> {
                 bail!("--concurrency and --fill-concurrency must be at least 1");
             }
             let id = run_id();
-            let arm = e.target.arm(e.concurrency.max(e.fill_concurrency), &format!("bench-endpoints-{id}"))?;
+            let rt = runtime()?;
+            let arm =
+                rt.block_on(e.target.arm(e.concurrency.max(e.fill_concurrency), &format!("bench-endpoints-{id}")))?;
             let settings = endpoints::Settings {
                 concurrency: e.concurrency,
                 duration: duration(e.duration)?,
@@ -285,7 +302,7 @@ fn main() -> Result<()> {
                 estimate_after: Duration::from_secs(e.estimate_secs.max(1)),
                 storage_account: e.storage_account.unwrap_or_else(|| format!("plbench{id}")),
             };
-            runtime()?.block_on(endpoints::run(arm, settings))?;
+            rt.block_on(endpoints::run(arm, settings))?;
         }
         Command::Summary { files } => summary::run(&files)?,
     }

@@ -106,6 +106,8 @@ pub struct FileConfig {
     pub listen: Option<SocketAddr>,
     pub store: Option<String>,
     pub insecure_http: Option<bool>,
+    /// `strict` (the default) or `permissive`.
+    pub auth: Option<String>,
     pub provisioning: Option<String>,
     pub limits: Option<Limits>,
     /// Azure's pre-2022 rule: no private endpoint in a subnet whose
@@ -129,6 +131,8 @@ pub struct ServeConfig {
     /// A SQLite path or a `postgres://` URL.
     pub store: String,
     pub insecure_http: bool,
+    /// How management requests are authenticated (strict unless asked otherwise).
+    pub auth: crate::identity::AuthMode,
     pub settings: Settings,
 }
 

@@ -9,6 +9,7 @@ use serde_json::{json, Map, Value};
 use crate::arm::id::RESOURCE_GROUP_TYPE;
 use crate::arm::json::{self, Obj};
 use crate::arm::{self, api_version, ArmError, ArmRequest, ArmResult, ResourceId};
+use crate::providers::authorization::rbac;
 use crate::providers::resources::{locations, providers as registration};
 use crate::providers::{location, Lro, PutInput, Registry, ResourceType, Write};
 use crate::reconciler::{WORK_DELETE, WORK_PROVISION};
@@ -40,6 +41,20 @@ pub fn resolve_type<'r>(
             }
         }
     }
+}
+
+/// The RBAC action for `verb` (`read`, `write`, `delete`) on a resource of `type_name`.
+pub fn action(type_name: &str, verb: &str) -> String {
+    if type_name.eq_ignore_ascii_case(RESOURCE_GROUP_TYPE) {
+        return format!("Microsoft.Resources/subscriptions/resourceGroups/{verb}");
+    }
+    format!("{type_name}/{verb}")
+}
+
+/// The caller must hold `verb` on `id` (403 `AuthorizationFailed` otherwise, before anything
+/// else is looked at, as ARM does).
+fn authorize(tx: &mut dyn Tx, req: &ArmRequest, type_name: &str, verb: &str, id: &ResourceId) -> ArmResult<()> {
+    rbac::require(tx, &req.caller, &action(type_name, verb), &id.to_string())
 }
 
 /// The subscription, resource group and parent `id` lives in must exist.
@@ -194,6 +209,9 @@ pub fn render(tx: &mut dyn Tx, registry: &Registry, row: &ResourceRow) -> ArmRes
         out.insert("systemData".into(), system_data(row));
     }
     ty.render_top_level(row, &mut out);
+    if let Some(identity) = row.body.get("identity") {
+        out.insert("identity".into(), crate::identity::managed::render(identity));
+    }
     Ok(Value::Object(out))
 }
 
@@ -240,6 +258,8 @@ pub async fn put(state: &AppState, req: &ArmRequest, id: ResourceId) -> ArmResul
     let api_version = req.api_version().unwrap_or_default().to_string();
     let (created, row, rendered, operation) = state
         .write(lro, move |w| {
+            w.caller = Some(req2.caller.clone());
+            authorize(w.tx, &req2, ty.type_name(), "write", &id)?;
             ensure_scope(w.tx, &id)?;
             ensure_group_writable(w.tx, &id)?;
             registration::ensure_registered(w.tx, &id)?;
@@ -285,6 +305,21 @@ pub async fn put(state: &AppState, req: &ArmRequest, id: ResourceId) -> ArmResul
                 PutInput { id: &id, existing: existing.as_ref(), body: obj, properties, location: location.as_deref() };
             let properties = ty.put(w, &input)?;
             stored.insert("properties".into(), Value::Object(properties));
+            match body.get("identity") {
+                Some(given) if ty.supports_identity() => {
+                    if let Some(identity) = crate::identity::managed::apply(w, &id, existing.as_ref(), given)? {
+                        stored.insert("identity".into(), identity);
+                    }
+                }
+                Some(given) if !given.is_null() && given.get("type").and_then(Value::as_str) != Some("None") => {
+                    return Err(ArmError::invalid_at(
+                        "InvalidIdentity",
+                        "identity",
+                        format!("Resources of type {} do not have managed identities.", ty.type_name()),
+                    ));
+                }
+                _ => {}
+            }
             if let Some(internal) = w.internal.take() {
                 stored.insert("internal".into(), internal);
             }
@@ -330,8 +365,10 @@ fn subscription_of(row: &ResourceRow) -> String {
 pub async fn get(state: &AppState, req: &ArmRequest, id: ResourceId) -> ArmResult<Response> {
     let ty = resolve_type(&state.registry, req, &id.type_name())?.clone();
     let registry = state.registry.clone();
+    let req2 = req.clone();
     let (row, body) = state
         .read(move |tx| {
+            authorize(tx, &req2, ty.type_name(), "read", &id)?;
             ensure_scope(tx, &id)?;
             let row = tx.get(&id.key())?.ok_or_else(|| not_found(&id, ty.type_name()))?;
             let body = render(tx, &registry, &row)?;
@@ -369,6 +406,7 @@ pub async fn patch(state: &AppState, req: &ArmRequest, id: ResourceId) -> ArmRes
     let req2 = req.clone();
     let (row, rendered) = state
         .write(false, move |w| {
+            authorize(w.tx, &req2, ty.type_name(), "write", &id)?;
             ensure_scope(w.tx, &id)?;
             ensure_group_writable(w.tx, &id)?;
             let existing = w.get(&id.key())?.ok_or_else(|| not_found(&id, ty.type_name()))?;
@@ -406,6 +444,8 @@ pub async fn delete(state: &AppState, req: &ArmRequest, id: ResourceId) -> ArmRe
     let (req2, reconciler) = (req.clone(), state.reconciler.clone());
     let outcome = state
         .write(lro, move |w| {
+            w.caller = Some(req2.caller.clone());
+            authorize(w.tx, &req2, ty.type_name(), "delete", &id)?;
             ensure_scope(w.tx, &id).or_else(|e| match e {
                 // The parent is gone, so this resource is too.
                 ArmError::ParentResourceNotFound { .. } => Ok(()),
@@ -479,8 +519,10 @@ pub async fn list(state: &AppState, req: &ArmRequest, scope: ResourceId, type_na
     };
     let registry = state.registry.clone();
     let type_key = ty.type_name().to_ascii_lowercase();
+    let req2 = req.clone();
     let (items, last) = state
         .read(move |tx| {
+            authorize(tx, &req2, ty.type_name(), "read", &scope)?;
             ensure_scope(tx, &scope)?;
             let parent_key;
             let sub = scope.subscription.to_ascii_lowercase();

@@ -10,6 +10,7 @@ pub mod bootstrap;
 pub mod catalogue;
 pub mod config;
 pub mod engine;
+pub mod identity;
 pub mod operations;
 pub mod private_link;
 pub mod providers;

@@ -10,6 +10,7 @@ use crate::arm::json::Obj;
 use crate::arm::{self, api_version, ArmError, ArmRequest, ArmResult, ResourceId};
 use crate::catalogue;
 use crate::engine::{ensure_scope, not_found};
+use crate::providers::authorization::rbac;
 use crate::providers::network::private_link_services as pls;
 use crate::providers::targets;
 use crate::state::AppState;
@@ -36,8 +37,11 @@ pub async fn link_resources(
         &format!("{}/privateLinkResources", kind.type_name),
         catalogue::api_versions(),
     )?;
+    let caller = req.caller.clone();
     let body = state
         .read(move |tx| {
+            let action = format!("{}/privateLinkResources/read", kind.type_name);
+            rbac::require(tx, &caller, &action, &target.to_string())?;
             ensure_scope(tx, &target)?;
             let row = tx.get(&target.key())?.ok_or_else(|| not_found(&target, kind.type_name))?;
             let all = targets::link_resources(&row, kind);
@@ -66,8 +70,10 @@ pub async fn available_types(state: &AppState, req: &ArmRequest, scope: &Resourc
     )?;
     let sub = scope.subscription.clone();
     let rg = scope.resource_group.clone();
+    let (caller, scope_id) = (req.caller.clone(), scope.to_string());
     state
         .read(move |tx| {
+            rbac::require(tx, &caller, "Microsoft.Network/locations/availablePrivateEndpointTypes/read", &scope_id)?;
             if tx.get(&ResourceId::subscription(&sub).key())?.is_none() {
                 return Err(ArmError::SubscriptionNotFound { subscription: sub.clone() });
             }
@@ -122,12 +128,15 @@ pub async fn check_visibility(state: &AppState, req: &ArmRequest, scope: &Resour
         })?
         .to_string();
     let sub = scope.subscription.clone();
+    let (caller, scope_id) = (req.caller.clone(), scope.to_string());
     let visible = state
         .read(move |tx| {
+            let action = "Microsoft.Network/locations/checkPrivateLinkServiceVisibility/action";
+            rbac::require(tx, &caller, action, &scope_id)?;
             if tx.get(&ResourceId::subscription(&sub).key())?.is_none() {
                 return Err(ArmError::SubscriptionNotFound { subscription: sub.clone() });
             }
-            pls::check_visibility(tx, &sub, &alias)
+            pls::check_visibility(tx, &sub, &alias, &caller)
         })
         .await?;
     Ok(arm::json_response(StatusCode::OK, &json!({ "visible": visible }), &[]))

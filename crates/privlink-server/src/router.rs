@@ -11,17 +11,31 @@ use http::{Method, Request, StatusCode};
 use serde_json::json;
 
 use crate::arm::{self, api_version, ArmError, ArmPath, ArmRequest, ArmResult, ResourceId};
+use crate::identity::endpoints;
+use crate::providers::authorization::{self, rbac};
 use crate::providers::resources::{locations, providers as registration, subscriptions};
 use crate::state::AppState;
-use crate::{admin, engine, operations, private_link};
+use crate::{admin, engine, identity, operations, private_link};
 
 pub fn build(state: AppState) -> Router {
     Router::new()
         .route("/metadata/endpoints", get(metadata_endpoints))
+        .route("/{tenant}/v2.0/.well-known/openid-configuration", get(endpoints::openid_configuration_v2))
+        .route("/{tenant}/.well-known/openid-configuration", get(endpoints::openid_configuration_v1))
+        .route("/{tenant}/discovery/v2.0/keys", get(endpoints::jwks))
+        .route("/{tenant}/discovery/keys", get(endpoints::jwks))
+        .route("/{tenant}/oauth2/v2.0/token", post(endpoints::token_v2))
+        .route("/{tenant}/oauth2/token", post(endpoints::token_v1))
+        .route("/msi/token", get(endpoints::managed_identity_token))
         .route("/privlink/info", get(admin::info))
         .route("/privlink/reconciler/step", post(admin::step))
         .route("/privlink/reconciler/pending", get(admin::pending))
-        .route("/privlink/subscriptions/{subscription_id}", axum::routing::put(admin::put_subscription))
+        .route("/privlink/admin/tenants", get(admin::list_tenants).post(admin::create_tenant))
+        .route("/privlink/admin/tenants/{tenant}/principals", get(admin::list_principals))
+        .route("/privlink/admin/tenants/{tenant}/servicePrincipals", post(admin::create_service_principal))
+        .route("/privlink/admin/tenants/{tenant}/users", post(admin::create_user))
+        .route("/privlink/admin/subscriptions/{subscription_id}", axum::routing::put(admin::put_subscription))
+        .route("/privlink/admin/identity-env", get(admin::identity_env))
         .fallback(arm_fallback)
         .layer(axum::middleware::from_fn(arm::standard_headers))
         .with_state(state)
@@ -43,12 +57,30 @@ async fn arm_fallback(State(state): State<AppState>, request: Request<Body>) -> 
     };
     let base_url = arm::base_url(&parts.headers, &parts.uri, state.defaults.insecure_http);
     let raw_path = parts.uri.path().to_string();
+    if let Some(auth_path) = authorization::split_path(&raw_path) {
+        return match authorization_request(&state, &parts, &base_url, &auth_path, body).await {
+            Ok(r) => r,
+            Err(e) => e.into_response(),
+        };
+    }
     let path = match ArmPath::parse(&raw_path) {
         Ok(p) => p,
         Err(e) => return e.into_response(),
     };
+    let subscription = match &path {
+        ArmPath::Resource(id) | ArmPath::Collection { scope: id, .. } => Some(id.subscription.as_str()),
+        ArmPath::Providers { subscription, .. } | ArmPath::ProviderAction { subscription, .. } => {
+            Some(subscription.as_str())
+        }
+        ArmPath::Subscriptions | ArmPath::Tenants | ArmPath::TenantProviders => None,
+    };
+    let caller = match authenticate(&state, &parts.headers, &base_url, subscription).await {
+        Ok(c) => c,
+        Err(e) => return e.into_response(),
+    };
     let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
     let req = ArmRequest {
+        caller,
         method: parts.method.clone(),
         path,
         raw_path,
@@ -65,6 +97,68 @@ async fn arm_fallback(State(state): State<AppState>, request: Request<Body>) -> 
     };
     tracing::debug!(method = %req.method, path = %req.raw_path, status = response.status().as_u16(), micros = started.elapsed().as_micros() as u64, "arm request");
     response
+}
+
+/// Who is calling: a valid token whose tenant owns the subscription addressed (ARM answers a
+/// token from another tenant with 401 `InvalidAuthenticationTokenTenant`).
+async fn authenticate(
+    state: &AppState,
+    headers: &http::HeaderMap,
+    base_url: &str,
+    subscription: Option<&str>,
+) -> ArmResult<identity::Caller> {
+    let authority = format!("{base_url}/{}", state.defaults.tenant_id);
+    let caller =
+        state.identity.authenticate(headers, base_url).map_err(|r| identity::unauthenticated(&r, &authority))?;
+    if let Some(sub) = subscription {
+        if let Some(tenant) = state.tenant_of(sub).await? {
+            if tenant != caller.tenant_id {
+                return Err(identity::wrong_tenant(&caller.tenant_id, &tenant, base_url));
+            }
+        }
+    }
+    Ok(caller)
+}
+
+/// Role definitions and assignments: extension resources at any scope (`/`, a subscription, a
+/// resource group or a resource), served by `providers::authorization`.
+async fn authorization_request(
+    state: &AppState,
+    parts: &http::request::Parts,
+    base_url: &str,
+    path: &authorization::AuthorizationPath,
+    body: bytes::Bytes,
+) -> ArmResult<Response> {
+    let scope_id = if path.scope.is_empty() { None } else { ResourceId::parse(&path.scope) };
+    if !path.scope.is_empty() && scope_id.is_none() {
+        return Err(ArmError::InvalidRequestContent {
+            message: format!("The scope '{}' is not a valid resource address.", path.scope),
+        });
+    }
+    let caller =
+        authenticate(state, &parts.headers, base_url, scope_id.as_ref().map(|id| id.subscription.as_str())).await?;
+    let query = arm::parse_query(parts.uri.query());
+    if !query.contains_key("api-version") {
+        return Err(ArmError::MissingApiVersion);
+    }
+    let path = path.clone();
+    let (status, value) = match parts.method {
+        Method::GET => {
+            let value = state.read(move |tx| authorization::handle_read(tx, &caller, &path, &query)).await?;
+            (StatusCode::OK, value)
+        }
+        Method::PUT | Method::DELETE => {
+            let method = parts.method.clone();
+            state
+                .write(false, move |w| {
+                    w.caller = Some(caller.clone());
+                    authorization::handle_write(w, &caller, &method, &path, &body)
+                })
+                .await?
+        }
+        ref other => return Err(ArmError::MethodNotAllowed { method: other.to_string() }),
+    };
+    Ok(if value.is_null() { arm::empty_response(status, &[]) } else { arm::json_response(status, &value, &[]) })
 }
 
 async fn dispatch(state: &AppState, req: &ArmRequest) -> ArmResult<Response> {
@@ -95,7 +189,7 @@ async fn dispatch(state: &AppState, req: &ArmRequest) -> ArmResult<Response> {
         }
         ArmPath::ProviderAction { subscription, namespace, action } if m == Method::POST => {
             api_version::check(req.api_version(), "Microsoft.Resources/providers", api_version::RESOURCES)?;
-            provider_register(state, subscription, namespace, action == "register").await
+            provider_register(state, req, subscription, namespace, action == "register").await
         }
         ArmPath::Resource(id) if id.provider.is_none() && id.resource_group.is_none() => {
             if m != Method::GET {
@@ -104,8 +198,22 @@ async fn dispatch(state: &AppState, req: &ArmRequest) -> ArmResult<Response> {
             api_version::check(req.api_version(), "Microsoft.Resources/subscriptions", api_version::RESOURCES)?;
             let key = id.key();
             let sub = id.subscription.clone();
-            let row = state.read(move |tx| Ok(tx.get(&key)?)).await?;
-            let row = row.ok_or(ArmError::SubscriptionNotFound { subscription: sub })?;
+            let caller = req.caller.clone();
+            let row = state
+                .read(move |tx| {
+                    let Some(row) = tx.get(&key)? else { return Ok(None) };
+                    if !rbac::has_any_access(tx, &caller, &sub)? {
+                        return Err(ArmError::AuthorizationFailed {
+                            client: caller.display.clone(),
+                            object_id: caller.object_id.clone(),
+                            action: "Microsoft.Resources/subscriptions/read".into(),
+                            scope: row.id.clone(),
+                        });
+                    }
+                    Ok(Some(row))
+                })
+                .await?;
+            let row = row.ok_or(ArmError::SubscriptionNotFound { subscription: id.subscription.clone() })?;
             Ok(arm::json_response(StatusCode::OK, &subscriptions::render_subscription(&row), &[]))
         }
         ArmPath::Resource(id) if is_link_resource(id) => {
@@ -155,6 +263,33 @@ async fn dispatch(state: &AppState, req: &ArmRequest) -> ArmResult<Response> {
             private_link::link_resources(state, req, scope.clone(), None).await
         }
         ArmPath::Collection { scope, namespace: Some(ns), types }
+            if ns.eq_ignore_ascii_case("Microsoft.Storage")
+                && scope.resource_group.is_none()
+                && scope.provider.is_none()
+                && matches!(types.as_slice(), [t] if t.eq_ignore_ascii_case("checkNameAvailability")) =>
+        {
+            if m != Method::POST {
+                return Err(ArmError::MethodNotAllowed { method: m.to_string() });
+            }
+            api_version::check(
+                req.api_version(),
+                "Microsoft.Storage/checkNameAvailability",
+                crate::catalogue::api_versions(),
+            )?;
+            let body = req.body_object()?;
+            let (caller, scope_id) = (req.caller.clone(), scope.to_string());
+            let answer = state
+                .read(move |tx| {
+                    rbac::require(tx, &caller, "Microsoft.Storage/checknameavailability/read", &scope_id)?;
+                    crate::providers::targets::storage::check_name_availability(
+                        tx,
+                        crate::arm::json::Obj::new(&body, ""),
+                    )
+                })
+                .await?;
+            Ok(arm::json_response(StatusCode::OK, &answer, &[]))
+        }
+        ArmPath::Collection { scope, namespace: Some(ns), types }
             if ns.eq_ignore_ascii_case("Microsoft.Network")
                 && types.len() == 2
                 && types[0].eq_ignore_ascii_case("locations") =>
@@ -202,6 +337,19 @@ async fn dispatch(state: &AppState, req: &ArmRequest) -> ArmResult<Response> {
     }
 }
 
+/// Whether a tenant or subscription row shows in the caller's listing.
+fn visible_to(
+    tx: &mut dyn privlink_store::Tx,
+    caller: &identity::Caller,
+    row: &privlink_store::ResourceRow,
+) -> ArmResult<bool> {
+    if row.type_key == subscriptions::TENANT_TYPE_KEY {
+        return Ok(row.key.trim_start_matches("/tenants/") == caller.tenant_id);
+    }
+    let tenant = row.body.get("tenantId").and_then(|t| t.as_str()).unwrap_or("");
+    Ok(tenant.eq_ignore_ascii_case(&caller.tenant_id) && rbac::has_any_access(tx, caller, &row.subscription)?)
+}
+
 fn is_link_resource(id: &ResourceId) -> bool {
     id.provider.as_ref().is_some_and(|p| {
         p.pairs.len() >= 2 && p.pairs.last().is_some_and(|(t, _)| t.eq_ignore_ascii_case("privateLinkResources"))
@@ -224,12 +372,15 @@ fn api_version_for_namespace(state: &AppState, req: &ArmRequest, id: &ResourceId
     api_version::check(req.api_version(), &format!("{ns}/locations/operations"), versions)
 }
 
+/// `GET /subscriptions` and `GET /tenants`: only the caller's tenant, and only subscriptions
+/// where the caller holds some role.
 async fn list_tenant_level(
     state: &AppState,
     req: &ArmRequest,
     type_key: &'static str,
     render: fn(&privlink_store::ResourceRow) -> serde_json::Value,
 ) -> ArmResult<Response> {
+    let caller = req.caller.clone();
     let limit = arm::page_size(req, state.settings.limits.page_size)?;
     let after = match req.query.get("$skiptoken") {
         Some(t) => Some(arm::decode_skip_token(t)?),
@@ -237,12 +388,27 @@ async fn list_tenant_level(
     };
     let (rows, more) = state
         .read(move |tx| {
-            let rows = tx.list(&privlink_store::ListQuery {
-                scope: privlink_store::Scope::All,
-                type_key: Some(type_key),
-                after: after.as_deref(),
-                limit: limit + 1,
-            })?;
+            let mut rows = Vec::new();
+            let mut cursor = after.clone();
+            // Keyset pages over every tenant's rows, keeping the caller's, until a page is full.
+            loop {
+                let page = tx.list(&privlink_store::ListQuery {
+                    scope: privlink_store::Scope::All,
+                    type_key: Some(type_key),
+                    after: cursor.as_deref(),
+                    limit: 500,
+                })?;
+                let exhausted = page.len() < 500;
+                cursor = page.last().map(|r| r.key.clone());
+                for row in page {
+                    if visible_to(tx, &caller, &row)? {
+                        rows.push(row);
+                    }
+                }
+                if exhausted || rows.len() > limit {
+                    break;
+                }
+            }
             let more = rows.len() > limit;
             Ok((rows.into_iter().take(limit).collect::<Vec<_>>(), more))
         })
@@ -289,6 +455,7 @@ async fn providers_get(state: &AppState, subscription: &str, namespace: Option<&
 
 async fn provider_register(
     state: &AppState,
+    req: &ArmRequest,
     subscription: &str,
     namespace: &str,
     register: bool,
@@ -296,11 +463,14 @@ async fn provider_register(
     let registry = state.registry.clone();
     let sub = subscription.to_string();
     let ns = namespace.to_string();
+    let caller = req.caller.clone();
     let body = state
         .write(false, move |w| {
-            if w.tx.get(&ResourceId::subscription(&sub).key())?.is_none() {
+            let Some(sub_row) = w.tx.get(&ResourceId::subscription(&sub).key())? else {
                 return Err(ArmError::SubscriptionNotFound { subscription: sub.clone() });
-            }
+            };
+            let verb = if register { "register" } else { "unregister" };
+            rbac::require(w.tx, &caller, &format!("{ns}/{verb}/action"), &sub_row.id)?;
             let canonical = registry
                 .namespaces()
                 .into_iter()

@@ -62,15 +62,50 @@ pub async fn serve(
     let store = tokio::task::spawn_blocking(move || privlink_store::open(&spec)).await?.context("opening the store")?;
     let insecure = config.insecure_http;
     let store2 = store.clone();
-    let defaults = tokio::task::spawn_blocking(move || bootstrap::ensure_defaults(&*store2, insecure))
+    let (defaults, new_secret) = tokio::task::spawn_blocking(move || bootstrap::ensure_defaults(&*store2, insecure))
         .await?
         .map_err(|e| anyhow::anyhow!("{e}"))?;
+    if let Some(secret) = new_secret {
+        bootstrap::write_credentials(&config.data_dir, &defaults, &secret)?;
+        tracing::info!(
+            file = %config.data_dir.join(bootstrap::CREDENTIALS_FILE).display(),
+            client_id = %defaults.admin_client_id,
+            "created the administrator service principal; its secret is in the credentials file"
+        );
+    }
+    let data_dir = config.data_dir.clone();
+    let key = tokio::task::spawn_blocking(move || crate::identity::keys::SigningKey::load_or_create(&data_dir))
+        .await?
+        .context("loading the token-signing key")?;
+    let administrator = crate::identity::tokens::Subject {
+        tenant_id: defaults.tenant_id.to_ascii_lowercase(),
+        object_id: defaults.admin_object_id.clone(),
+        client_id: defaults.admin_client_id.clone(),
+        kind: crate::identity::PrincipalKind::ServicePrincipal,
+        upn: None,
+        display_name: Some("privlink administrator".into()),
+        mi_resource_id: None,
+        admin: true,
+    };
+    if config.auth == crate::identity::AuthMode::Permissive {
+        tracing::warn!(
+            "--auth=permissive: ANY bearer token acts as the administrator. Use it for quick experiments only."
+        );
+    }
+    let identity = Arc::new(crate::identity::IdentityService::new(key, config.auth, administrator));
 
     let settings = Arc::new(config.settings.clone());
     let registry = Arc::new(Registry::new());
     let reconciler = Arc::new(Reconciler::new(store.clone(), registry.clone(), settings.clone()));
-    let state =
-        AppState { store, registry, settings, reconciler: reconciler.clone(), defaults: Arc::new(defaults.clone()) };
+    let state = AppState {
+        store,
+        registry,
+        settings,
+        reconciler: reconciler.clone(),
+        defaults: Arc::new(defaults.clone()),
+        identity: identity.clone(),
+        subscription_tenants: Default::default(),
+    };
 
     let tls_config = if config.insecure_http {
         None
@@ -83,6 +118,7 @@ pub async fn serve(
     let scheme = if tls_config.is_some() { "https" } else { "http" };
     let host = if addr.ip().is_loopback() && addr.is_ipv4() { "127.0.0.1".to_string() } else { addr.ip().to_string() };
     let url = format!("{scheme}://{host}:{}", addr.port());
+    identity.set_server_url(&url);
     let started = Started { url: url.clone(), addr, ca_file: tls_config.as_ref().map(|(_, ca)| ca.clone()), defaults };
     write_endpoint_file(&config, &started)?;
     on_started(&started);
@@ -148,6 +184,7 @@ fn write_endpoint_file(config: &ServeConfig, started: &Started) -> anyhow::Resul
         "caFile": started.ca_file.as_ref().map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.clone())),
         "tenantId": started.defaults.tenant_id,
         "subscriptionId": started.defaults.subscription_id,
+        "credentialsFile": std::fs::canonicalize(config.data_dir.join(bootstrap::CREDENTIALS_FILE)).ok(),
         "pid": std::process::id(),
     });
     let tmp = config.data_dir.join("endpoint.json.tmp");

@@ -16,9 +16,27 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub reconciler: Arc<Reconciler>,
     pub defaults: Arc<crate::bootstrap::Defaults>,
+    pub identity: Arc<crate::identity::IdentityService>,
+    /// Which tenant each subscription belongs to, for the per-request tenant check (filled
+    /// from the store on first use; the admin surface updates it when it writes one).
+    pub subscription_tenants: Arc<parking_lot::RwLock<std::collections::HashMap<String, String>>>,
 }
 
 impl AppState {
+    /// The tenant of `subscription` (lower-cased), None when it does not exist.
+    pub async fn tenant_of(&self, subscription: &str) -> ArmResult<Option<String>> {
+        let sub = subscription.to_ascii_lowercase();
+        if let Some(t) = self.subscription_tenants.read().get(&sub) {
+            return Ok(Some(t.clone()));
+        }
+        let s = sub.clone();
+        let tenant = self.read(move |tx| crate::identity::managed::tenant_of_subscription(tx, &s)).await?;
+        if let Some(t) = &tenant {
+            self.subscription_tenants.write().insert(sub, t.clone());
+        }
+        Ok(tenant)
+    }
+
     /// Run `f` in a read transaction on the blocking pool.
     pub async fn read<R: Send + 'static>(
         &self,

@@ -39,6 +39,33 @@ enum Command {
         #[command(subcommand)]
         command: cli::private_link::ConnectionsCommand,
     },
+    /// Print the environment for Azure SDK clients (the administrator's credentials, the URL,
+    /// the CA): `eval "$(privlink env)"`.
+    Env(cli::env::EnvArgs),
+    /// Set up the Azure CLI for this server in its own AZURE_CONFIG_DIR and log in as the
+    /// administrator: `eval "$(privlink az-login)"`.
+    AzLogin(cli::azcli::AzLoginArgs),
+    /// Managed identities: the environment for acting as one.
+    Identity {
+        #[command(flatten)]
+        connect: cli::client::Connect,
+        #[command(subcommand)]
+        command: cli::env::IdentityCommand,
+    },
+    /// Print an access token for the management API (the administrator's, or the identity in
+    /// AZURE_TENANT_ID / AZURE_CLIENT_ID / AZURE_CLIENT_SECRET): `curl -H "Authorization: Bearer
+    /// $(privlink token)" ...`.
+    Token {
+        #[command(flatten)]
+        connect: cli::client::Connect,
+    },
+    /// Administration: tenants, subscriptions, service principals, users (administrator only).
+    Admin {
+        #[command(flatten)]
+        common: cli::admin::AdminCommon,
+        #[command(subcommand)]
+        command: cli::admin::AdminCommand,
+    },
 }
 
 #[derive(clap::Args)]
@@ -62,6 +89,10 @@ struct ServeArgs {
     /// How long-running operations complete: immediate, delay=<duration> (e.g. delay=90s) or manual.
     #[arg(long, env = "PRIVLINK_PROVISIONING")]
     provisioning: Option<String>,
+    /// How requests are authenticated: strict (tokens from privlink's token endpoint) or
+    /// permissive (any bearer token acts as the administrator; for quick experiments only).
+    #[arg(long, env = "PRIVLINK_AUTH")]
+    auth: Option<String>,
 }
 
 fn resolve(args: ServeArgs) -> anyhow::Result<ServeConfig> {
@@ -74,12 +105,17 @@ fn resolve(args: ServeArgs) -> anyhow::Result<ServeConfig> {
         Some(text) => text.parse().map_err(|e: String| anyhow::anyhow!(e))?,
         None => Timing::Immediate,
     };
+    let auth = match args.auth.or(file.auth) {
+        Some(text) => text.parse().map_err(|e: String| anyhow::anyhow!(e))?,
+        None => privlink_server::identity::AuthMode::Strict,
+    };
     let store =
         args.store.or(file.store).unwrap_or_else(|| args.data_dir.join("privlink.db").to_string_lossy().into_owned());
     Ok(ServeConfig {
         listen: args.listen.or(file.listen).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], DEFAULT_PORT))),
         store,
         insecure_http: args.insecure_http || file.insecure_http.unwrap_or(false),
+        auth,
         settings: Settings {
             timing,
             limits: file.limits.unwrap_or_default(),
@@ -146,7 +182,30 @@ fn print_banner(started: &privlink_server::Started, config: &ServeConfig) {
     } else {
         println!("  WARNING: plain HTTP; the Azure CLI and SDKs will not send tokens to it");
     }
-    println!("  curl --cacert <CA file> \"{}/subscriptions?api-version=2022-12-01\"", started.url);
+    println!(
+        "  curl --cacert <CA file> -H \"Authorization: Bearer $(privlink token)\" \"{}/subscriptions?api-version=2022-12-01\"",
+        started.url
+    );
+    let credentials = config.data_dir.join(privlink_server::bootstrap::CREDENTIALS_FILE);
+    let credentials = std::fs::canonicalize(&credentials).unwrap_or(credentials);
+    // The quick-start commands find this server through its data directory.
+    let data_dir_flag = if config.data_dir == std::path::Path::new(".privlink") {
+        String::new()
+    } else {
+        let dir = std::fs::canonicalize(&config.data_dir).unwrap_or_else(|_| config.data_dir.clone());
+        format!(" --data-dir '{}'", dir.display().to_string().replace('\'', r"'\''"))
+    };
+    println!();
+    println!(
+        "Administrator credentials (service principal {}, Owner of the default subscription):",
+        started.defaults.admin_client_id
+    );
+    println!("  {}", credentials.display());
+    println!("Quick start:");
+    println!(
+        "  eval \"$(privlink env{data_dir_flag})\"       # AZURE_* variables for the SDKs (ClientSecretCredential)"
+    );
+    println!("  eval \"$(privlink az-login{data_dir_flag})\"  # the Azure CLI, logged in, in its own AZURE_CONFIG_DIR");
     println!("Press Ctrl-C to stop.");
 }
 
@@ -185,6 +244,15 @@ async fn run() -> anyhow::Result<()> {
         }
         Command::Endpoints { common, command } => cli::private_link::endpoints(common, command).await,
         Command::Connections { common, command } => cli::private_link::connections(common, command).await,
+        Command::Env(args) => cli::env::env(args),
+        Command::Token { connect } => {
+            let client = cli::client::Client::connect(&connect)?;
+            println!("{}", client.token().await?);
+            Ok(())
+        }
+        Command::AzLogin(args) => cli::azcli::az_login(args).await,
+        Command::Identity { connect, command } => cli::env::identity(connect, command).await,
+        Command::Admin { common, command } => cli::admin::admin(common, command).await,
     }
 }
 

@@ -22,6 +22,7 @@ const SPACE: &str = "10.1.0.0/16";
 const SUBNET: &str = "10.1.1.0/24";
 const STORAGE_APPROVAL_ACTION: &str = "Microsoft.Storage/storageAccounts/privateEndpointConnectionsApproval/action";
 const KUSTO: &str = "Microsoft.Kusto/clusters";
+const NETWORK_CONTRIBUTOR: &str = "4d97b98b-1d4f-4787-a291-c67834d212e7";
 const DEVICE_UPDATE: &str = "Microsoft.DeviceUpdate/accounts";
 
 /// Resource group `rg` of the default subscription with the landing VNet and a StorageV2
@@ -220,8 +221,11 @@ async fn a_subscription_that_may_not_approve_is_refused_automatic_and_waits_when
     s.create_rg_at(&admin_rg).await;
     let sa = s.create_storage(&admin_rg, "sa1", "StorageV2").await;
 
-    // Bob's subscription, with his own VNet.
+    // Bob's subscription, with his own VNet; from here bob acts with his own token.
     let bob = s.create_subscription("bob").await;
+    let bob_app = s.principal("bob").app_id;
+    let admin_app = s.credentials["clientId"].as_str().unwrap_or_default().to_string();
+    s.act_as_named("bob").await;
     let bob_rg = rg_path(&bob, "rg-bob");
     let bob_subnet = {
         s.create_rg_at(&bob_rg).await;
@@ -229,14 +233,16 @@ async fn a_subscription_that_may_not_approve_is_refused_automatic_and_waits_when
         format!("{}/subnets/pe", id_of(&vnet))
     };
 
-    // Automatic: bob does not own the account's subscription → 403, nothing stored.
+    // Automatic: bob may not approve on the account (he holds no role in its subscription) →
+    // 403, nothing stored.
     let auto_path = pe_path(&bob_rg, "pe-auto");
     let r = s.put(&auto_path, &pe_body(&bob_subnet, &sa, &["blob"], false, "")).await;
     expect_error(&r, 403, "LinkedAuthorizationFailed");
     let message = r.json["error"]["message"].as_str().unwrap_or_default();
     assert!(message.contains(STORAGE_APPROVAL_ACTION), "{message}");
     assert!(message.contains(&sa), "the message names the target: {message}");
-    assert!(message.contains("'bob'"), "the message names the client: {message}");
+    assert!(message.contains(&format!("'{bob_app}'")), "the message names the client: {message}");
+    assert!(message.contains(&s.principal("bob").object_id), "the message names bob's object id: {message}");
     s.assert_not_stored(&auto_path, &bob_rg, &[], Some((&sa, 0))).await;
     assert!(s.pe_names(&bob_rg).await.is_empty());
 
@@ -245,21 +251,31 @@ async fn a_subscription_that_may_not_approve_is_refused_automatic_and_waits_when
     let pe = s.put_ok(&manual_path, &pe_body(&bob_subnet, &sa, &["blob"], true, "bob asks")).await;
     assert_eq!(ips(&pe), ["10.1.1.4"]);
     let (_, target) = s.assert_connection(&manual_path, &sa, "Pending", "Awaiting approval").await;
+    // Bob cannot approve his own request on the admin's account; the admin can.
+    let mut approve = target.clone();
+    approve["properties"]["privateLinkServiceConnectionState"]["status"] = json!("Approved");
+    expect_error(&s.put(&id_of(&target), &approve).await, 403, "AuthorizationFailed");
+    s.assert_connection(&manual_path, &sa, "Pending", "Awaiting approval").await;
+    s.act_as_admin();
     let r = s.decide(&id_of(&target), "Approved", "Welcome, bob").await;
     assert_eq!(r.status, 200, "{r}");
     s.assert_connection(&manual_path, &sa, "Approved", "Welcome, bob").await;
 
     // Bob's automatic connection to his own account is approved; the admin's to bob's is refused.
+    s.act_as_named("bob").await;
     let bob_sa = s.create_storage(&bob_rg, "sabob", "StorageV2").await;
     let own = pe_path(&bob_rg, "pe-own");
     s.put_ok(&own, &pe_body(&bob_subnet, &bob_sa, &["blob"], false, "")).await;
     s.assert_connection(&own, &bob_sa, "Approved", "Auto-Approved").await;
+    s.act_as_admin();
     let admin_subnet = s.landing(&s.rg("rg-admin"), "10.2.0.0/16", "10.2.1.0/24").await;
     let r =
         s.put(&pe_path(&s.rg("rg-admin"), "pe-to-bob"), &pe_body(&admin_subnet, &bob_sa, &["blob"], false, "")).await;
     expect_error(&r, 403, "LinkedAuthorizationFailed");
     assert!(
-        r.json["error"]["message"].as_str().is_some_and(|m| m.contains("'privlink-admin'") && m.contains(&bob_sa)),
+        r.json["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains(&format!("'{admin_app}'")) && m.contains(&bob_sa)),
         "{r}"
     );
 }
@@ -746,9 +762,15 @@ async fn bad_endpoints_are_refused_with_an_arm_error_and_nothing_stored() {
     assert!(message.contains("eastus") && message.contains("same region"), "{message}");
     nothing().await;
 
-    // A subnet in another subscription.
+    // A subnet in another subscription: bob's, where bob lets the admin join his subnet (so
+    // the refusal is about the subscription, not about rights on the subnet).
     let bob = s.create_subscription("bob").await;
+    s.act_as_named("bob").await;
     let bob_subnet = s.landing(&rg_path(&bob, "rg"), "10.4.0.0/16", "10.4.1.0/24").await;
+    let admin_object = s.credentials["objectId"].as_str().unwrap_or_default().to_string();
+    let granted = s.assign_role(&bob_subnet, NETWORK_CONTRIBUTOR, &admin_object).await;
+    assert_eq!(granted.status, 201, "{granted}");
+    s.act_as_admin();
     let r = s.put(&path, &pe_body(&bob_subnet, &sa, &["blob"], false, "")).await;
     expect_error(&r, 400, "PrivateEndpointAndSubnetInDifferentSubscriptions");
     nothing().await;

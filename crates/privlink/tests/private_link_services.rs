@@ -3,10 +3,11 @@
 //! `checkPrivateLinkServiceVisibility`, and the provider approving, rejecting and removing
 //! connections, each checked from both sides.
 //!
-//! The provider is the default subscription (owner privlink-admin): resource group `provider`,
-//! VNet 10.10.0.0/16 whose subnet `nat` (10.10.1.0/24) has its private link service network
-//! policies Disabled. Consumers live in their own subscriptions (owners bob and carol), each with
-//! VNet 10.20.0.0/16 and subnet `pe` (10.20.1.0/24), so the first endpoint IP is 10.20.1.4.
+//! The provider is the default subscription (owner: the administrator): resource group
+//! `provider`, VNet 10.10.0.0/16 whose subnet `nat` (10.10.1.0/24) has its private link service
+//! network policies Disabled. Consumers live in their own subscriptions (owners: the service
+//! principals bob and carol, each acting with its own token), each with VNet 10.20.0.0/16 and
+//! subnet `pe` (10.20.1.0/24), so the first endpoint IP is 10.20.1.4.
 
 mod common;
 
@@ -77,11 +78,15 @@ async fn create_pls(
     (id_of(&pls), alias)
 }
 
-/// A consumer subscription owned by `owner`, with its landing VNet: `(subscription, rg, subnet id)`.
+/// A consumer subscription owned by a new service principal `owner`, with its landing VNet
+/// (created by `owner`): `(subscription, rg, subnet id)`. Requests act as the administrator
+/// again afterwards.
 async fn consumer(s: &Server, owner: &str) -> (String, String, String) {
     let sub = s.create_subscription(owner).await;
+    s.act_as_named(owner).await;
     let rg = rg_path(&sub, "consumer");
     let subnet = s.landing(&rg, "10.20.0.0/16", "10.20.1.0/24").await;
+    s.act_as_admin();
     (sub, rg, subnet)
 }
 
@@ -150,6 +155,7 @@ async fn seed_001_consumer_connects_by_alias_and_the_provider_approves() {
     let (rg, nat, _) = provider(&s).await;
     let (bob, bob_rg, bob_subnet) = consumer(&s, "bob").await;
     let (pls_id, alias) = create_pls(&s, &rg, &nat, &[&bob], &[]).await;
+    s.act_as_named("bob").await;
     assert!(visible(&s, &bob, &alias).await);
 
     let path = pe_path(&bob_rg, "pe-svc");
@@ -171,7 +177,8 @@ async fn seed_001_consumer_connects_by_alias_and_the_provider_approves() {
     let cid = id_of(&target);
     assert!(cid.starts_with(&format!("{pls_id}/privateEndpointConnections/pe-svc.")), "{cid}");
 
-    // Approve through .../privateLinkServices/{pls}/privateEndpointConnections/{name}.
+    // The provider approves through .../privateLinkServices/{pls}/privateEndpointConnections/{name}.
+    s.act_as_admin();
     let r = s.decide(&cid, "Approved", "Welcome to svc").await;
     assert_eq!(r.status, 200, "{r}");
     assert_eq!(state_of(&r.json), pair("Approved", "Welcome to svc"));
@@ -186,6 +193,7 @@ async fn seed_001_consumer_connects_by_alias_and_the_provider_approves() {
     // The provider removes the connection: the consumer's endpoint is left Disconnected.
     s.delete_ok(&cid).await;
     assert!(s.target_connections(&pls_id).await.is_empty());
+    s.act_as_named("bob").await;
     assert_eq!(state_of(&pe_connection(&s.get(&path).await.json)).0, "Disconnected");
 }
 
@@ -196,6 +204,7 @@ async fn auto_approval_subscriptions_are_approved_at_once() {
     let (bob, bob_rg, bob_subnet) = consumer(&s, "bob").await;
     let (pls_id, alias) = create_pls(&s, &rg, &nat, &[&bob], &[&bob]).await;
 
+    s.act_as_named("bob").await;
     let path = pe_path(&bob_rg, "pe-svc");
     s.put_ok(&path, &pe_body(&bob_subnet, &alias, &[], true, "")).await;
     let (pe, _) = s.assert_connection(&path, &pls_id, "Approved", "Auto-Approved").await;
@@ -203,8 +212,11 @@ async fn auto_approval_subscriptions_are_approved_at_once() {
 
     // Being in autoApproval is enough to see the service.
     let (carol, carol_rg, carol_subnet) = consumer(&s, "carol").await;
+    s.act_as_named("carol").await;
     assert!(!visible(&s, &carol, &alias).await);
+    s.act_as_admin();
     s.put_ok(&pls_path(&rg, "svc"), &pls_body(&nat, &[&bob], &[&bob, &carol])).await;
+    s.act_as_named("carol").await;
     assert!(visible(&s, &carol, &alias).await);
     let carol_path = pe_path(&carol_rg, "pe-carol");
     s.put_ok(&carol_path, &pe_body(&carol_subnet, &alias, &[], true, "")).await;
@@ -221,28 +233,34 @@ async fn visibility_check_and_alias_refusals() {
     let (pls_id, alias) = create_pls(&s, &rg, &nat, &[&bob], &[]).await;
 
     // Listed, not listed, the owner's own subscription, an unknown alias.
+    s.act_as_named("bob").await;
     assert!(visible(&s, &bob, &alias).await);
-    assert!(!visible(&s, &carol, &alias).await);
-    assert!(visible(&s, &s.subscription, &alias).await, "the owner always sees its own service");
     let unknown = format!("nope.{}.westeurope.azure.privatelinkservice", uuid::Uuid::new_v4());
     assert!(!visible(&s, &bob, &unknown).await);
+    s.act_as_named("carol").await;
+    assert!(!visible(&s, &carol, &alias).await);
+    s.act_as_admin();
+    assert!(visible(&s, &s.subscription, &alias).await, "the owner always sees its own service");
     let check =
         format!("{}/providers/Microsoft.Network/locations/{LOCATION}/checkPrivateLinkServiceVisibility", s.sub());
     expect_error(&s.request(Method::POST, &check, Some(&json!({})), &[]).await, 400, "InvalidRequestFormat");
 
     // An alias in an automatic connection.
+    s.act_as_named("bob").await;
     let path = pe_path(&bob_rg, "pe-svc");
     let r = s.put(&path, &pe_body(&bob_subnet, &alias, &[], false, "")).await;
     expect_error(&r, 400, "PrivateLinkServiceAliasRequiresManualConnection");
     s.assert_not_stored(&path, &bob_rg, &[], Some((&pls_id, 0))).await;
 
     // A subscription the service is not visible to.
+    s.act_as_named("carol").await;
     let carol_path = pe_path(&carol_rg, "pe-svc");
     let r = s.put(&carol_path, &pe_body(&carol_subnet, &alias, &[], true, "")).await;
     expect_error(&r, 400, "PrivateLinkServiceAliasNotFound");
     s.assert_not_stored(&carol_path, &carol_rg, &[], Some((&pls_id, 0))).await;
 
     // An alias nobody has.
+    s.act_as_named("bob").await;
     expect_error(
         &s.put(&path, &pe_body(&bob_subnet, &unknown, &[], true, "")).await,
         400,
@@ -251,7 +269,9 @@ async fn visibility_check_and_alias_refusals() {
     s.assert_not_stored(&path, &bob_rg, &[], Some((&pls_id, 0))).await;
 
     // Visibility "*": everyone sees it, carol can now ask (and waits: she is not auto-approved).
+    s.act_as_admin();
     s.put_ok(&pls_path(&rg, "svc"), &pls_body(&nat, &["*"], &[])).await;
+    s.act_as_named("carol").await;
     assert!(visible(&s, &carol, &alias).await);
     let pe = s.put_ok(&carol_path, &pe_body(&carol_subnet, &alias, &[], true, "")).await;
     assert_eq!(dns_configs(&pe), [(FQDN.to_string(), vec!["10.20.1.4".to_string()])], "the refusals used no address");
@@ -282,11 +302,13 @@ async fn connecting_by_resource_id_follows_the_approval_rule() {
     );
 
     // Bob, automatic by id: he may not approve on the provider's service.
+    s.act_as_named("bob").await;
     let auto = pe_path(&bob_rg, "pe-auto");
     let r = s.put(&auto, &pe_body(&bob_subnet, &pls_id, &[], false, "")).await;
     expect_error(&r, 403, "LinkedAuthorizationFailed");
     let message = r.json["error"]["message"].as_str().unwrap_or_default();
     assert!(message.contains(PLS_APPROVAL_ACTION) && message.contains(&pls_id), "{message}");
+    assert!(message.contains(&format!("'{}'", s.principal("bob").app_id)), "names the client: {message}");
     s.assert_not_stored(&auto, &bob_rg, &[], Some((&pls_id, 1))).await;
 
     // Bob, manual by id: Pending.
@@ -302,6 +324,7 @@ async fn connecting_by_resource_id_follows_the_approval_rule() {
     assert_eq!(left[0]["properties"]["privateEndpoint"]["id"], id_of(&pe).as_str());
 
     // Deleting the service leaves the remaining endpoint Disconnected.
+    s.act_as_admin();
     s.delete_ok(&pls_path(&rg, "svc")).await;
     let after = s.get(&own).await;
     assert_eq!(after.status, 200, "{after}");

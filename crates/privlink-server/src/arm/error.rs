@@ -80,14 +80,22 @@ pub enum ArmError {
         id: String,
         operation_url: String,
     },
-    /// The caller may do the operation itself but lacks `linked_action` on a linked scope.
-    LinkedAuthorizationFailed {
+    /// 401: no token, or one privlink does not accept. `authority` is where to get a good one
+    /// (sent back in `WWW-Authenticate`).
+    Unauthenticated {
+        code: &'static str,
+        message: String,
+        authority: String,
+    },
+    /// The caller lacks `action` on `scope`.
+    AuthorizationFailed {
         client: String,
+        object_id: String,
         action: String,
         scope: String,
-        linked_action: String,
-        linked_scope: String,
     },
+    /// The caller may do the operation itself but lacks `linked_action` on a linked scope.
+    LinkedAuthorizationFailed(Box<LinkedDenial>),
     MissingSubscriptionRegistration {
         namespace: String,
     },
@@ -98,6 +106,17 @@ pub enum ArmError {
         what: String,
     },
     Internal,
+}
+
+/// What `LinkedAuthorizationFailed` names (boxed: it is the largest error).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkedDenial {
+    pub client: String,
+    pub object_id: String,
+    pub action: String,
+    pub scope: String,
+    pub linked_action: String,
+    pub linked_scope: String,
 }
 
 pub type ArmResult<T> = Result<T, ArmError>;
@@ -161,8 +180,11 @@ impl ArmError {
                 format!("Another operation on this or dependent resource is in progress. To retrieve status of the operation use uri: {operation_url}. Resource: {id}."), None),
             MissingSubscriptionRegistration { namespace } => (StatusCode::CONFLICT, "MissingSubscriptionRegistration",
                 format!("The subscription is not registered to use namespace '{namespace}'. See https://aka.ms/rps-not-found for how to register subscriptions."), None),
-            LinkedAuthorizationFailed { client, action, scope, linked_action, linked_scope } => (StatusCode::FORBIDDEN, "LinkedAuthorizationFailed",
-                format!("The client '{client}' with object id '{client}' has permission to perform action '{action}' on scope '{scope}'; however, it does not have permission to perform action '{linked_action}' on the linked scope(s) '{linked_scope}' or the linked scope(s) are invalid."), None),
+            Unauthenticated { code, message, .. } => (StatusCode::UNAUTHORIZED, code, message.clone(), None),
+            AuthorizationFailed { client, object_id, action, scope } => (StatusCode::FORBIDDEN, "AuthorizationFailed",
+                format!("The client '{client}' with object id '{object_id}' does not have authorization to perform action '{action}' over scope '{scope}' or the scope is invalid. If access was recently granted, please refresh your credentials."), None),
+            LinkedAuthorizationFailed(d) => (StatusCode::FORBIDDEN, "LinkedAuthorizationFailed",
+                format!("The client '{}' with object id '{}' has permission to perform action '{}' on scope '{}'; however, it does not have permission to perform action '{}' on the linked scope(s) '{}' or the linked scope(s) are invalid.", d.client, d.object_id, d.action, d.scope, d.linked_action, d.linked_scope), None),
             MethodNotAllowed { method } => (StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed",
                 format!("The HTTP method '{method}' is not supported at this address."), None),
             NotImplemented { what } => (StatusCode::NOT_IMPLEMENTED, "NotImplemented",
@@ -198,6 +220,15 @@ impl IntoResponse for ArmError {
     fn into_response(self) -> Response {
         let (status, ..) = self.parts();
         let mut response = (status, axum::Json(json!({ "error": self.body() }))).into_response();
+        if let ArmError::Unauthenticated { authority, message, .. } = &self {
+            let description = message.replace('"', "'");
+            let challenge = format!(
+                "Bearer authorization_uri=\"{authority}\", error=\"invalid_token\", error_description=\"{description}\""
+            );
+            if let Ok(value) = http::HeaderValue::from_str(&challenge) {
+                response.headers_mut().insert(http::header::WWW_AUTHENTICATE, value);
+            }
+        }
         if status == StatusCode::NOT_FOUND && matches!(self, ArmError::ResourceGroupNotFound { .. }) {
             response.headers_mut().insert("x-ms-failure-cause", http::HeaderValue::from_static("gateway"));
         }

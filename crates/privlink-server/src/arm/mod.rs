@@ -36,6 +36,8 @@ pub struct ArmRequest {
     /// `https://host:port` as the client reached us: the base of absolute URLs we hand out.
     pub base_url: String,
     pub body: Bytes,
+    /// Who is asking (authenticated before dispatch).
+    pub caller: crate::identity::Caller,
 }
 
 impl ArmRequest {

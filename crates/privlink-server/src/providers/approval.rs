@@ -142,26 +142,6 @@ fn update_endpoint_side(w: &mut Write<'_>, pe_key: &str, pec_key: &str, state: V
     Ok(())
 }
 
-/// The principal acting in `subscription`. Until requests carry an identity, the caller of a
-/// request is the owner of the subscription it writes to (`owner` on the subscription, set when
-/// it is created; the default subscription belongs to `privlink-admin`).
-pub fn principal_of_subscription(tx: &mut dyn privlink_store::Tx, subscription: &str) -> ArmResult<String> {
-    let key = format!("/subscriptions/{subscription}").to_ascii_lowercase();
-    Ok(tx
-        .get(&key)?
-        .and_then(|row| row.body.get("owner").and_then(Value::as_str).map(str::to_string))
-        .unwrap_or_else(|| DEFAULT_OWNER.to_string()))
-}
-
-pub const DEFAULT_OWNER: &str = "privlink-admin";
-
-/// Whether `principal` holds `{Provider}/{type}/privateEndpointConnectionsApproval/action` on
-/// `target`. The one place the approval decision is made: today the owner of the target's
-/// subscription holds it.
-pub fn may_approve(tx: &mut dyn privlink_store::Tx, principal: &str, target: &ResourceRow) -> ArmResult<bool> {
-    Ok(principal_of_subscription(tx, &target.subscription)? == principal)
-}
-
 #[cfg(test)]
 mod tests {
     use super::Status::*;

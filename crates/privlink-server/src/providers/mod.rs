@@ -4,6 +4,8 @@
 //! invariants and renders its properties.
 
 pub mod approval;
+pub mod authorization;
+pub mod managed_identity;
 pub mod network;
 pub mod resources;
 pub mod targets;
@@ -70,6 +72,10 @@ pub trait ResourceType: Send + Sync + 'static {
     fn create_status(&self) -> http::StatusCode {
         http::StatusCode::CREATED
     }
+    /// Whether the resource may carry a managed `identity` (system- and user-assigned).
+    fn supports_identity(&self) -> bool {
+        false
+    }
     /// Top-level fields beyond the envelope (`kind`, `sku`).
     fn render_top_level(&self, _row: &ResourceRow, _out: &mut Map<String, Value>) {}
     /// Whether list responses page with `nextLink`. Some RPs' lists declare no paging, and their
@@ -114,6 +120,7 @@ impl Registry {
         let mut registry = Registry { types: HashMap::new() };
         resources::register(&mut registry);
         network::register(&mut registry);
+        managed_identity::register(&mut registry);
         targets::register(&mut registry);
         registry
     }
@@ -165,11 +172,38 @@ pub struct Write<'a> {
     /// Provider-owned state for the row being PUT, stored beside its properties and never
     /// rendered (links between the two sides of a connection, the NIC of an endpoint).
     pub internal: Option<Value>,
+    /// Who asked, for decisions that depend on the caller's rights on other resources (linked
+    /// authorization, automatic approval). `None` for privlink's own work (the reconciler).
+    pub caller: Option<crate::identity::Caller>,
 }
 
 impl<'a> Write<'a> {
     pub fn new(tx: &'a mut dyn Tx, registry: &'a Registry, settings: &'a Settings, lro: bool) -> Self {
-        Write { tx, registry, settings, now: now_millis(), lro, provisioning: Vec::new(), internal: None }
+        Write { tx, registry, settings, now: now_millis(), lro, provisioning: Vec::new(), internal: None, caller: None }
+    }
+
+    /// A write that reaches into another resource needs `linked_action` there too:
+    /// 403 `LinkedAuthorizationFailed` otherwise (e.g. `subnets/join/action` on the subnet a
+    /// private endpoint or NIC is placed in).
+    pub fn require_linked(
+        &mut self,
+        own_action: &str,
+        own_scope: &ResourceId,
+        linked_action: &str,
+        linked: &ResourceId,
+    ) -> ArmResult<()> {
+        let Some(caller) = self.caller.clone() else { return Ok(()) };
+        if authorization::rbac::check(self.tx, &caller, linked_action, &linked.key())? {
+            return Ok(());
+        }
+        Err(ArmError::LinkedAuthorizationFailed(Box::new(crate::arm::error::LinkedDenial {
+            client: caller.display.clone(),
+            object_id: caller.object_id.clone(),
+            action: own_action.to_string(),
+            scope: own_scope.to_string(),
+            linked_action: linked_action.to_string(),
+            linked_scope: linked.to_string(),
+        })))
     }
 
     /// Store `id` with `body` (`location`/`tags`/`properties`), stamping `provisioningState`,

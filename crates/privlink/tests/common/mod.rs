@@ -129,6 +129,29 @@ pub struct Server {
     pub tenant: String,
     /// The `endpoint.json` the current process wrote.
     pub endpoint: Value,
+    /// The administrator's credentials (`credentials.json`).
+    pub credentials: Value,
+    /// The bearer token requests carry unless they name their own `authorization` header:
+    /// the administrator's, or whoever [`Server::act_as`] chose.
+    token: std::sync::Mutex<String>,
+    admin_token: String,
+    /// Principals made by helpers, by the name they were given.
+    named: std::sync::Mutex<std::collections::HashMap<String, Principal>>,
+    /// Tokens already obtained for the current process, by app id (tokens name the URL they
+    /// were issued at, so a restart forgets them).
+    tokens: std::sync::Mutex<std::collections::HashMap<String, String>>,
+    /// The principal that owns each subscription a helper made (lower-cased id), for reads
+    /// that inspect a subscription whoever currently acts (see [`Server::get_as_owner`]).
+    owners: std::sync::Mutex<std::collections::HashMap<String, Principal>>,
+}
+
+/// A service principal made through the admin API, with its secret.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub tenant: String,
+    pub app_id: String,
+    pub object_id: String,
+    pub secret: String,
 }
 
 impl Server {
@@ -173,6 +196,12 @@ impl Server {
             subscription: String::new(),
             tenant: String::new(),
             endpoint: Value::Null,
+            credentials: Value::Null,
+            token: std::sync::Mutex::new(String::new()),
+            admin_token: String::new(),
+            named: Default::default(),
+            tokens: Default::default(),
+            owners: Default::default(),
         };
         server.spawn(args).await;
         server
@@ -245,6 +274,173 @@ impl Server {
         self.client_http1 = client(true);
         self.endpoint = endpoint;
         assert!(self.url.starts_with("https://127.0.0.1:"), "unexpected url {}", self.url);
+        let credentials = std::fs::read_to_string(self.dir.join("credentials.json")).expect("reading credentials.json");
+        self.credentials = serde_json::from_str(&credentials).expect("parsing credentials.json");
+        let c = &self.credentials;
+        let admin = Principal {
+            tenant: c["tenantId"].as_str().expect("tenantId").to_string(),
+            app_id: c["clientId"].as_str().expect("clientId").to_string(),
+            object_id: c["objectId"].as_str().expect("objectId").to_string(),
+            secret: c["clientSecret"].as_str().expect("clientSecret").to_string(),
+        };
+        // Tokens name the URL they were issued at, which changes with the port on restart.
+        self.tokens.lock().expect("tokens lock").clear();
+        self.admin_token = self.token_for(&admin).await;
+        self.act_as_token(&self.admin_token.clone());
+    }
+
+    // ---- identity ----------------------------------------------------------------------------
+
+    /// The administrator (Owner of the default subscription, privlink admin).
+    pub fn admin_token(&self) -> String {
+        self.admin_token.clone()
+    }
+
+    /// From now on, requests carry `token` (see [`Server::act_as_admin`]).
+    pub fn act_as_token(&self, token: &str) {
+        *self.token.lock().expect("token lock") = token.to_string();
+    }
+
+    /// From now on, requests act as `principal`.
+    pub async fn act_as(&self, principal: &Principal) {
+        let token = self.cached_token_for(principal).await;
+        self.act_as_token(&token);
+    }
+
+    /// The administrator as a [`Principal`] (from `credentials.json`).
+    pub fn admin(&self) -> Principal {
+        let c = &self.credentials;
+        let text = |k: &str| c[k].as_str().unwrap_or_else(|| panic!("credentials.json without {k}")).to_string();
+        Principal {
+            tenant: text("tenantId"),
+            app_id: text("clientId"),
+            object_id: text("objectId"),
+            secret: text("clientSecret"),
+        }
+    }
+
+    /// [`Server::token_for`], asked once per principal and server process.
+    pub async fn cached_token_for(&self, principal: &Principal) -> String {
+        if let Some(t) = self.tokens.lock().expect("tokens lock").get(&principal.app_id) {
+            return t.clone();
+        }
+        let token = self.token_for(principal).await;
+        self.tokens.lock().expect("tokens lock").insert(principal.app_id.clone(), token.clone());
+        token
+    }
+
+    /// Record `owner` as the principal owning `subscription` (see [`Server::get_as_owner`]).
+    pub fn remember_owner(&self, subscription: &str, owner: Principal) {
+        self.owners.lock().expect("owners lock").insert(subscription.to_ascii_lowercase(), owner);
+    }
+
+    /// GET `path` as the owner of the subscription it names: the administrator for the default
+    /// subscription, the owner a helper recorded for the others, else whoever currently acts.
+    /// For assertions that look at both sides of something spanning subscriptions (a private
+    /// endpoint and its target), each side read by someone allowed to read it.
+    pub async fn get_as_owner(&self, path: &str) -> Resp {
+        let sub = path
+            .split('/')
+            .skip_while(|seg| !seg.eq_ignore_ascii_case("subscriptions"))
+            .nth(1)
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        let owner = self.owners.lock().expect("owners lock").get(&sub).cloned();
+        let token = match owner {
+            _ if sub.eq_ignore_ascii_case(&self.subscription) => self.admin_token.clone(),
+            Some(p) => self.cached_token_for(&p).await,
+            None => self.token.lock().expect("token lock").clone(),
+        };
+        let auth = format!("Bearer {token}");
+        self.request(Method::GET, path, None, &[("authorization", &auth)]).await
+    }
+
+    /// Keep `principal` under `name` for [`Server::act_as_named`].
+    pub fn remember(&self, name: &str, principal: Principal) {
+        self.named.lock().expect("principals lock").insert(name.to_string(), principal);
+    }
+
+    pub fn principal(&self, name: &str) -> Principal {
+        self.named.lock().expect("principals lock").get(name).cloned().unwrap_or_else(|| panic!("no principal {name}"))
+    }
+
+    /// From now on, requests act as the principal remembered under `name`.
+    pub async fn act_as_named(&self, name: &str) {
+        let p = self.principal(name);
+        self.act_as(&p).await;
+    }
+
+    pub fn act_as_admin(&self) {
+        self.act_as_token(&self.admin_token.clone());
+    }
+
+    /// A token for `principal` from the token endpoint (client credentials, ARM's scope).
+    pub async fn token_for(&self, principal: &Principal) -> String {
+        let url = format!("{}/{}/oauth2/v2.0/token", self.url, principal.tenant);
+        let form = [
+            ("grant_type", "client_credentials"),
+            ("client_id", principal.app_id.as_str()),
+            ("client_secret", principal.secret.as_str()),
+            ("scope", "https://management.azure.com/.default"),
+        ];
+        let response = self.client.post(&url).form(&form).send().await.expect("token request");
+        let status = response.status();
+        let body: Value = response.json().await.expect("token response");
+        assert!(status.is_success(), "token for {}: {status} {body}", principal.app_id);
+        body["access_token"].as_str().expect("access_token").to_string()
+    }
+
+    /// `POST /privlink/admin/tenants`: a new tenant's id.
+    pub async fn create_tenant(&self, name: &str) -> String {
+        let r = self.admin_send(Method::POST, "/privlink/admin/tenants", &json!({ "displayName": name })).await;
+        assert_eq!(r.status, 201, "creating tenant {name}: {r}");
+        r.json["tenantId"].as_str().expect("tenantId").to_string()
+    }
+
+    /// A service principal in `tenant` (the default tenant when `None`).
+    pub async fn create_principal(&self, tenant: Option<&str>, name: &str) -> Principal {
+        let tenant = tenant.unwrap_or(&self.tenant).to_string();
+        let path = format!("/privlink/admin/tenants/{tenant}/servicePrincipals");
+        let r = self.admin_send(Method::POST, &path, &json!({ "displayName": name })).await;
+        assert_eq!(r.status, 201, "creating service principal {name}: {r}");
+        Principal {
+            tenant,
+            app_id: r.json["appId"].as_str().expect("appId").to_string(),
+            object_id: r.json["objectId"].as_str().expect("objectId").to_string(),
+            secret: r.json["clientSecret"].as_str().expect("clientSecret").to_string(),
+        }
+    }
+
+    /// `PUT /privlink/admin/subscriptions/{new id}` in `tenant`, owned by `owner` (object id).
+    pub async fn create_subscription_for(&self, tenant: Option<&str>, owner: &str) -> String {
+        let id = uuid::Uuid::new_v4().to_string();
+        let tenant = tenant.unwrap_or(&self.tenant).to_string();
+        let body = json!({ "displayName": format!("owned by {owner}"), "tenantId": tenant, "owner": owner });
+        let r = self.admin_send(Method::PUT, &format!("/privlink/admin/subscriptions/{id}"), &body).await;
+        assert_eq!(r.status, 201, "creating subscription {id}: {r}");
+        id
+    }
+
+    /// Assign `role` (a built-in role's GUID) at `scope` to `principal_id`, acting as whoever
+    /// requests currently act as.
+    pub async fn assign_role(&self, scope: &str, role: &str, principal_id: &str) -> Resp {
+        let sub = scope.split('/').nth(2).unwrap_or_default();
+        let body = json!({ "properties": {
+            "roleDefinitionId": format!("/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions/{role}"),
+            "principalId": principal_id,
+            "principalType": "ServicePrincipal",
+        }});
+        let path = format!(
+            "{scope}/providers/Microsoft.Authorization/roleAssignments/{}?api-version=2022-04-01",
+            uuid::Uuid::new_v4()
+        );
+        self.send(Method::PUT, &path, Some(body.to_string().into_bytes()), &[]).await
+    }
+
+    /// A request to the admin API with the administrator's token.
+    pub async fn admin_send(&self, method: Method, path: &str, body: &Value) -> Resp {
+        let auth = format!("Bearer {}", self.admin_token);
+        self.send(method, path, Some(body.to_string().into_bytes()), &[("authorization", &auth)]).await
     }
 
     /// `kill -9` the server (no graceful shutdown), and wait for it to be gone.
@@ -386,10 +582,37 @@ impl Server {
         if let Some(body) = body {
             request = request.header("content-type", "application/json").body(body);
         }
+        // The current token unless the caller names its own header ("" sends none).
+        let own_auth = headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("authorization"));
+        if !own_auth {
+            let token = self.token.lock().expect("token lock").clone();
+            if !token.is_empty() {
+                request = request.bearer_auth(token);
+            }
+        }
         for (name, value) in headers {
+            if name.eq_ignore_ascii_case("authorization") && value.is_empty() {
+                continue;
+            }
             request = request.header(*name, *value);
         }
         let response = request.send().await.unwrap_or_else(|e| panic!("{method} {url}: {e}\n{}", self.log_tail()));
+        Server::read_response(&method, &url, response).await
+    }
+
+    /// POST an `application/x-www-form-urlencoded` body (the token endpoints) with exactly
+    /// `headers`: no bearer token is added.
+    pub async fn post_form(&self, path: &str, form: &[(&str, &str)], headers: &[(&str, &str)]) -> Resp {
+        let url = format!("{}{path}", self.url);
+        let mut request = self.client.post(&url).form(form);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.unwrap_or_else(|e| panic!("POST {url}: {e}\n{}", self.log_tail()));
+        Server::read_response(&Method::POST, &url, response).await
+    }
+
+    async fn read_response(method: &Method, url: &str, response: reqwest::Response) -> Resp {
         let status = response.status().as_u16();
         let version = response.version();
         let headers = response.headers().clone();
@@ -594,6 +817,26 @@ pub fn nic_ip(nic: &Value) -> String {
         .as_str()
         .unwrap_or_else(|| panic!("NIC without a private IP: {nic}"))
         .to_string()
+}
+
+/// The decoded JSON of one base64url part of a JWT (0: header, 1: claims).
+fn jwt_part(token: &str, index: usize) -> Value {
+    use base64::Engine as _;
+    let part = token.split('.').nth(index).unwrap_or_else(|| panic!("not a JWT: {token}"));
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(part.trim_end_matches('='))
+        .unwrap_or_else(|e| panic!("JWT part {index} is not base64url: {e}"));
+    serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("JWT part {index} is not JSON: {e}"))
+}
+
+/// A JWT's header (`alg`, `kid`, `typ`), not verified.
+pub fn jwt_header(token: &str) -> Value {
+    jwt_part(token, 0)
+}
+
+/// A JWT's claims, not verified.
+pub fn jwt_claims(token: &str) -> Value {
+    jwt_part(token, 1)
 }
 
 /// The names in a list response's `value`.

@@ -2,8 +2,12 @@
 //! subscriptions with an owner, target resources, private endpoint bodies, and reading a
 //! connection from both of its sides (the endpoint's connection entry and the target's
 //! `privateEndpointConnections/{name}` child), which must always agree.
+//!
+//! Writes act as whoever the test currently acts as ([`Server::act_as`]); the reads behind the
+//! assertions (`assert_connection`, `target_connections`, `assert_not_stored`, `nic_names`,
+//! `pe_names`) go through [`Server::get_as_owner`], so each side of a connection is read by the
+//! owner of its subscription, as two parties in Azure would each look at their own side.
 
-use reqwest::Method;
 use serde_json::{json, Value};
 
 use super::{expect_error, names, vnet_body, Resp, Server, LOCATION};
@@ -122,14 +126,13 @@ pub fn id_of(v: &Value) -> String {
 }
 
 impl Server {
-    /// `PUT /privlink/subscriptions/{new id}` owned by `owner`; returns the subscription id.
+    /// A new subscription in the default tenant owned by a new service principal called
+    /// `owner` (see [`Server::act_as_named`]); returns the subscription id.
     pub async fn create_subscription(&self, owner: &str) -> String {
-        let id = uuid::Uuid::new_v4().to_string();
-        let body = json!({ "displayName": format!("owned by {owner}"), "owner": owner });
-        let r = self
-            .send(Method::PUT, &format!("/privlink/subscriptions/{id}"), Some(body.to_string().into_bytes()), &[])
-            .await;
-        assert_eq!(r.status, 201, "creating subscription {id} owned by {owner}: {r}");
+        let principal = self.create_principal(None, owner).await;
+        let id = self.create_subscription_for(None, &principal.object_id).await;
+        self.remember_owner(&id, principal.clone());
+        self.remember(owner, principal);
         id
     }
 
@@ -160,14 +163,14 @@ impl Server {
 
     /// The names of the NICs in resource group `rg` (a full path).
     pub async fn nic_names(&self, rg: &str) -> Vec<String> {
-        let r = self.get(&format!("{rg}/providers/Microsoft.Network/networkInterfaces")).await;
+        let r = self.get_as_owner(&format!("{rg}/providers/Microsoft.Network/networkInterfaces")).await;
         assert_eq!(r.status, 200, "listing NICs of {rg}: {r}");
         names(&r.json)
     }
 
     /// The names of the private endpoints in resource group `rg` (a full path).
     pub async fn pe_names(&self, rg: &str) -> Vec<String> {
-        let r = self.get(&format!("{rg}/providers/{PRIVATE_ENDPOINTS}")).await;
+        let r = self.get_as_owner(&format!("{rg}/providers/{PRIVATE_ENDPOINTS}")).await;
         assert_eq!(r.status, 200, "listing private endpoints of {rg}: {r}");
         names(&r.json)
     }
@@ -176,10 +179,10 @@ impl Server {
     /// target's own inline `properties.privateEndpointConnections` lists the same ones in the
     /// same states.
     pub async fn target_connections(&self, target: &str) -> Vec<Value> {
-        let r = self.get(&format!("{target}/privateEndpointConnections")).await;
+        let r = self.get_as_owner(&format!("{target}/privateEndpointConnections")).await;
         assert_eq!(r.status, 200, "listing the connections of {target}: {r}");
         let list = array(&r.json, "/value");
-        let t = self.get(target).await;
+        let t = self.get_as_owner(target).await;
         assert_eq!(t.status, 200, "GET {target}: {t}");
         let inline = array(&t.json, "/properties/privateEndpointConnections");
         let summary = |v: &[Value]| -> Vec<(String, (String, String))> {
@@ -201,7 +204,7 @@ impl Server {
             })
             .collect();
         assert_eq!(mine.len(), 1, "{target} should have one connection from {pe_id}: {all:?}");
-        let one = self.get(&id_of(mine[0])).await;
+        let one = self.get_as_owner(&id_of(mine[0])).await;
         assert_eq!(one.status, 200, "GET {}: {one}", id_of(mine[0]));
         assert_eq!(one.json, *mine[0], "GET of a connection and the list disagree");
         one.json
@@ -216,7 +219,7 @@ impl Server {
         status: &str,
         description: &str,
     ) -> (Value, Value) {
-        let pe = self.get(pe_path).await;
+        let pe = self.get_as_owner(pe_path).await;
         assert_eq!(pe.status, 200, "GET {pe_path}: {pe}");
         let pe_side = pe_connection(&pe.json);
         assert_eq!(state_of(&pe_side), pair(status, description), "the endpoint's side: {}", pe.json);
@@ -247,7 +250,7 @@ impl Server {
     /// still has exactly `nics` (no NIC was left behind) and `target` (when given) has exactly
     /// `connections` connections.
     pub async fn assert_not_stored(&self, pe_path: &str, rg: &str, nics: &[String], target: Option<(&str, usize)>) {
-        expect_error(&self.get(pe_path).await, 404, "ResourceNotFound");
+        expect_error(&self.get_as_owner(pe_path).await, 404, "ResourceNotFound");
         let mut now = self.nic_names(rg).await;
         now.sort();
         let mut before = nics.to_vec();

@@ -223,6 +223,8 @@ impl IpConfigRequest {
             )
         })?;
         let (subnet_id, subnet) = referenced(w, subnet_text, subnets::TYPE, owner)?;
+        let own_action = format!("{}/write", owner.type_name());
+        w.require_linked(&own_action, owner, subnets::JOIN_ACTION, &subnet_id)?;
         let vnet = w.get(&subnet.parent_key)?.ok_or(ArmError::Internal)?;
         if crate::providers::location(&vnet) != location {
             return Err(ArmError::invalid(

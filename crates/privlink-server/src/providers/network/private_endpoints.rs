@@ -28,6 +28,7 @@ use crate::providers::{location, properties, referenced, PutInput, ResourceType,
 
 pub const TYPE: &str = "Microsoft.Network/privateEndpoints";
 pub const TYPE_KEY: &str = "microsoft.network/privateendpoints";
+const WRITE_ACTION: &str = "Microsoft.Network/privateEndpoints/write";
 const MAX_REQUEST_MESSAGE: usize = 140;
 
 pub struct PrivateEndpoints;
@@ -138,7 +139,8 @@ fn resolve_target(
                 ),
             )
         })?;
-        if !pls::visible_to(w.tx, &row, &pe_id.subscription)? {
+        let caller = w.caller.clone();
+        if !pls::visible_to(w.tx, &row, &pe_id.subscription, caller.as_ref())? {
             return Err(ArmError::invalid(
                 "PrivateLinkServiceAliasNotFound",
                 format!(
@@ -266,6 +268,7 @@ impl ResourceType for PrivateEndpoints {
             )
         })?;
         let (subnet_id, subnet) = referenced(w, subnet_text, subnets::TYPE, pe_id)?;
+        w.require_linked(WRITE_ACTION, pe_id, subnets::JOIN_ACTION, &subnet_id)?;
         let vnet = w.get(&subnet.parent_key)?.ok_or(ArmError::Internal)?;
         if !subnet_id.subscription.eq_ignore_ascii_case(&pe_id.subscription) {
             return Err(ArmError::invalid(
@@ -360,7 +363,6 @@ impl ResourceType for PrivateEndpoints {
 
         // The connection's first state.
         let pe_sub = pe_id.subscription.clone();
-        let caller = approval::principal_of_subscription(w.tx, &pe_sub)?;
         let auto_listed = match &target {
             Target::LinkService { row, .. } => pls::auto_approves(row, &pe_sub),
             Target::Catalogued { .. } => false,
@@ -369,16 +371,11 @@ impl ResourceType for PrivateEndpoints {
             (Status::Approved, "Auto-Approved")
         } else if is_manual {
             (Status::Pending, "Awaiting approval")
-        } else if approval::may_approve(w.tx, &caller, target.row())? {
-            (Status::Approved, "Auto-Approved")
         } else {
-            return Err(ArmError::LinkedAuthorizationFailed {
-                client: caller,
-                action: "Microsoft.Network/privateEndpoints/write".into(),
-                scope: pe_id.to_string(),
-                linked_action: target.approval_action(),
-                linked_scope: target.id().to_string(),
-            });
+            // Automatic: the caller must hold the approval permission on the target itself.
+            let linked = target.id().clone();
+            w.require_linked(WRITE_ACTION, pe_id, &target.approval_action(), &linked)?;
+            (Status::Approved, "Auto-Approved")
         };
 
         // The NIC and one IP per required member.

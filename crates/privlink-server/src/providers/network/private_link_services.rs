@@ -17,7 +17,8 @@ use crate::arm::json::Obj;
 use crate::arm::names::NameRule;
 use crate::arm::{ArmError, ArmResult};
 use crate::catalogue::ConnectionPut;
-use crate::providers::approval;
+use crate::identity::Caller;
+use crate::providers::authorization;
 use crate::providers::targets::connections::{self, ConnectionType, Shape};
 use crate::providers::{properties, PutInput, Registry, ResourceType, Write};
 
@@ -54,15 +55,19 @@ pub fn auto_approves(pls: &ResourceRow, subscription: &str) -> bool {
 }
 
 /// Whether `subscription` may see (and request a connection to) the service.
-pub fn visible_to(tx: &mut dyn Tx, pls: &ResourceRow, subscription: &str) -> ArmResult<bool> {
+pub fn visible_to(tx: &mut dyn Tx, pls: &ResourceRow, subscription: &str, caller: Option<&Caller>) -> ArmResult<bool> {
     let list = subscriptions_in(properties(pls), "visibility");
     if list.iter().any(|s| s == "*" || s.eq_ignore_ascii_case(subscription)) || auto_approves(pls, subscription) {
         return Ok(true);
     }
-    // The owner's own subscriptions always see it (RBAC-only visibility).
-    let caller = approval::principal_of_subscription(tx, subscription)?;
-    approval::may_approve(tx, &caller, pls)
+    // RBAC-only visibility: those who may approve connections to the service see it.
+    match caller {
+        None => Ok(true),
+        Some(caller) => authorization::rbac::check(tx, caller, APPROVAL_ACTION, &pls.key),
+    }
 }
+
+pub const APPROVAL_ACTION: &str = "Microsoft.Network/privateLinkServices/privateEndpointConnectionsApproval/action";
 
 pub fn find_by_alias(tx: &mut dyn Tx, alias: &str) -> ArmResult<Option<ResourceRow>> {
     let mut after: Option<String> = None;
@@ -231,9 +236,9 @@ impl ResourceType for PrivateLinkServices {
 }
 
 /// `POST .../locations/{location}/checkPrivateLinkServiceVisibility`.
-pub fn check_visibility(tx: &mut dyn Tx, subscription: &str, alias: &str) -> ArmResult<bool> {
+pub fn check_visibility(tx: &mut dyn Tx, subscription: &str, alias: &str, caller: &Caller) -> ArmResult<bool> {
     match find_by_alias(tx, alias)? {
-        Some(row) => visible_to(tx, &row, subscription),
+        Some(row) => visible_to(tx, &row, subscription, Some(caller)),
         None => Ok(false),
     }
 }

@@ -16,6 +16,8 @@ use crate::providers::{location, properties, referenced, PutInput, ResourceType,
 
 pub const TYPE: &str = "Microsoft.Network/virtualNetworks/subnets";
 pub const TYPE_KEY: &str = "microsoft.network/virtualnetworks/subnets";
+/// What placing a NIC or private endpoint in a subnet needs on that subnet.
+pub const JOIN_ACTION: &str = "Microsoft.Network/virtualNetworks/subnets/join/action";
 
 pub struct Subnets;
 

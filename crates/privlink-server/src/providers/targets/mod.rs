@@ -64,6 +64,9 @@ impl ResourceType for TargetType {
     fn tracked(&self) -> bool {
         true
     }
+    fn supports_identity(&self) -> bool {
+        true
+    }
     fn name_rule(&self) -> NameRule {
         specifics(self.kind).name_rule()
     }

@@ -176,3 +176,40 @@ fn network_acls(body: Obj<'_>) -> ArmResult<Value> {
         json!({ "bypass": bypass, "defaultAction": default_action, "ipRules": ip_rules, "virtualNetworkRules": vnet_rules, "resourceAccessRules": [] }),
     )
 }
+
+/// `POST /subscriptions/{s}/providers/Microsoft.Storage/checkNameAvailability` with
+/// `{"name", "type"}`: storage account names are global, so any account anywhere takes it
+/// (`az storage account create` asks this first).
+pub fn check_name_availability(tx: &mut dyn privlink_store::Tx, body: Obj<'_>) -> ArmResult<Value> {
+    let name = body
+        .str("name")?
+        .ok_or_else(|| ArmError::invalid_at("InvalidRequestFormat", "name", "The body needs the name to check."))?;
+    if NameRule::StorageAccount.check(name, "Microsoft.Storage/storageAccounts").is_err() {
+        return Ok(json!({
+            "nameAvailable": false,
+            "reason": "AccountNameInvalid",
+            "message": format!("{name} is not a valid storage account name. Storage account name must be between 3 and 24 characters in length and use numbers and lower-case letters only."),
+        }));
+    }
+    let suffix = format!("/providers/microsoft.storage/storageaccounts/{}", name.to_ascii_lowercase());
+    let mut after: Option<String> = None;
+    loop {
+        let page = tx.list(&privlink_store::ListQuery {
+            scope: privlink_store::Scope::All,
+            type_key: Some("microsoft.storage/storageaccounts"),
+            after: after.as_deref(),
+            limit: 500,
+        })?;
+        if page.iter().any(|r| r.key.ends_with(&suffix)) {
+            return Ok(json!({
+                "nameAvailable": false,
+                "reason": "AlreadyExists",
+                "message": format!("The storage account named {name} is already taken."),
+            }));
+        }
+        match page.last() {
+            Some(last) if page.len() == 500 => after = Some(last.key.clone()),
+            _ => return Ok(json!({ "nameAvailable": true })),
+        }
+    }
+}
