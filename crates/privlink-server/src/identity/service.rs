@@ -39,12 +39,26 @@ pub struct IdentityService {
     pub administrator: Subject,
     /// Keys the `IDENTITY_HEADER` values handed to processes acting as managed identities.
     header_key: ring::hmac::Key,
+    /// Tokens already validated, by request base and token, until they expire: clients send
+    /// the same token for an hour, and an RSA verification per request is the costliest step
+    /// of authentication.
+    validated: parking_lot::Mutex<std::collections::HashMap<String, (Caller, i64)>>,
 }
+
+/// Bound on remembered tokens; past it the memory starts over.
+const VALIDATED_CAPACITY: usize = 10_000;
 
 impl IdentityService {
     pub fn new(key: SigningKey, mode: AuthMode, administrator: Subject) -> IdentityService {
         let header_key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &key.derived_secret(b"managed-identity-header"));
-        IdentityService { key, mode, server_url: OnceLock::new(), administrator, header_key }
+        IdentityService {
+            key,
+            mode,
+            server_url: OnceLock::new(),
+            administrator,
+            header_key,
+            validated: Default::default(),
+        }
     }
 
     pub fn set_server_url(&self, url: &str) {
@@ -61,11 +75,24 @@ impl IdentityService {
         if self.mode == AuthMode::Permissive {
             return Ok(self.administrator_caller());
         }
+        let now = now_secs();
+        let memo_key = format!("{request_base} {token}");
+        if let Some((caller, expires)) = self.validated.lock().get(&memo_key) {
+            if now <= *expires {
+                return Ok(caller.clone());
+            }
+        }
         let mut bases = vec![request_base];
         if let Some(own) = self.server_url() {
             bases.push(own);
         }
-        tokens::validate(&self.key, token, &Expected { bases: &bases }, now_secs())
+        let (caller, expires) = tokens::validate(&self.key, token, &Expected { bases: &bases }, now)?;
+        let mut memo = self.validated.lock();
+        if memo.len() >= VALIDATED_CAPACITY {
+            memo.clear();
+        }
+        memo.insert(memo_key, (caller.clone(), expires));
+        Ok(caller)
     }
 
     pub fn administrator_caller(&self) -> Caller {

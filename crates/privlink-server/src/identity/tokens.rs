@@ -131,8 +131,9 @@ pub struct Expected<'a> {
     pub bases: &'a [&'a str],
 }
 
-/// Verify signature, expiry, issuer and audience; return the caller.
-pub fn validate(key: &SigningKey, token: &str, expected: &Expected<'_>, now: i64) -> Result<Caller, Rejection> {
+/// Verify signature, expiry, issuer and audience; return the caller and until when (unix
+/// seconds, leeway included) the token stays valid.
+pub fn validate(key: &SigningKey, token: &str, expected: &Expected<'_>, now: i64) -> Result<(Caller, i64), Rejection> {
     let mut validation = Validation::new(Algorithm::RS256);
     validation.leeway = LEEWAY_SECS;
     validation.validate_aud = false;
@@ -174,14 +175,15 @@ pub fn validate(key: &SigningKey, token: &str, expected: &Expected<'_>, now: i64
         (PrincipalKind::User, Some(upn)) => upn.clone(),
         _ => client_id.clone(),
     };
-    Ok(Caller {
+    let caller = Caller {
         tenant_id: tenant,
         object_id: c.oid.to_ascii_lowercase(),
         client_id,
         display,
         kind,
         admin: c.privlink_admin,
-    })
+    };
+    Ok((caller, c.exp + leeway))
 }
 
 /// The management audiences, with or without the trailing slash, and privlink's own URLs.
@@ -224,7 +226,7 @@ mod tests {
         for aud in ["https://management.core.windows.net/", "https://management.azure.com", "https://127.0.0.1:8443/"] {
             for version in [TokenVersion::V1, TokenVersion::V2] {
                 let (token, _) = issue(key(), BASE, &subject(), aud, version, 1_000).expect("issue");
-                let caller = validate(key(), &token, &Expected { bases: &[BASE] }, 1_010).expect("valid");
+                let (caller, _) = validate(key(), &token, &Expected { bases: &[BASE] }, 1_010).expect("valid");
                 assert_eq!(caller.object_id, "22222222-2222-2222-2222-222222222222");
                 assert_eq!(caller.client_id, "33333333-3333-3333-3333-333333333333");
                 assert_eq!(caller.kind, PrincipalKind::ServicePrincipal);
