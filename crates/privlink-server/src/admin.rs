@@ -34,7 +34,7 @@ pub async fn info(State(state): State<AppState>) -> Response {
 fn administrator(state: &AppState, headers: &HeaderMap, uri: &Uri) -> ArmResult<Caller> {
     let base = arm::base_url(headers, uri, state.defaults.insecure_http);
     let authority = format!("{base}/{}", state.defaults.tenant_id);
-    let caller = state.identity.authenticate(headers, &base).map_err(|r| identity::unauthenticated(&r, &authority))?;
+    let caller = state.identity.authenticate(headers).map_err(|r| identity::unauthenticated(&r, &authority))?;
     if !caller.admin {
         return Err(ArmError::AuthorizationFailed {
             client: caller.display.clone(),
@@ -377,7 +377,7 @@ pub async fn identity_env(
         }
         let base = arm::base_url(&headers, &uri, state.defaults.insecure_http);
         let endpoint = format!("{base}/msi/token");
-        let header = state.identity.identity_header(&row.key);
+        let header = state.identity.identity_header(&row.key, row.created_at);
         Ok((StatusCode::OK, json!({
             "resource": row.id,
             "env": { "IDENTITY_ENDPOINT": endpoint, "IDENTITY_HEADER": header },

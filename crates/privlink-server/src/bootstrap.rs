@@ -26,9 +26,14 @@ pub struct Defaults {
     pub insecure_http: bool,
 }
 
-/// Create what is missing. Returns the defaults and, when the administrator was created now,
-/// its secret (shown once: written to the credentials file, never logged).
-pub fn ensure_defaults(store: &dyn Store, insecure_http: bool) -> ArmResult<(Defaults, Option<String>)> {
+/// Create what is missing. Returns the defaults and, when the administrator was created now or
+/// its credentials file is gone (`credentials_present` false), a new secret to write there
+/// (shown once, never logged): losing the file never locks the administrator out.
+pub fn ensure_defaults(
+    store: &dyn Store,
+    insecure_http: bool,
+    credentials_present: bool,
+) -> ArmResult<(Defaults, Option<String>)> {
     privlink_store::write(store, |tx| {
         let now = now_millis();
         let tenant_id = match tx.meta_get("default_tenant")? {
@@ -51,7 +56,11 @@ pub fn ensure_defaults(store: &dyn Store, insecure_http: bool) -> ArmResult<(Def
         };
         let (admin_client_id, admin_object_id, secret) =
             match (tx.meta_get("admin_client_id")?, tx.meta_get("admin_object_id")?) {
-                (Some(c), Some(o)) => (c, o, None),
+                (Some(c), Some(o)) if credentials_present => (c, o, None),
+                (Some(c), Some(o)) => {
+                    let secret = directory::replace_secret(tx, &tenant_id, &c, now)?;
+                    (c, o, Some(secret))
+                }
                 _ => {
                     let (row, secret) =
                         directory::create_service_principal(tx, &tenant_id, "privlink administrator", true, now)?;
@@ -88,5 +97,9 @@ pub fn write_credentials(data_dir: &Path, defaults: &Defaults, secret: &str) -> 
         "objectId": defaults.admin_object_id,
         "clientSecret": secret,
     });
-    crate::tls::write_private(&data_dir.join(CREDENTIALS_FILE), &serde_json::to_string_pretty(&doc)?)
+    // Written whole or not at all: a torn file would hide the only copy of the secret.
+    let tmp = data_dir.join(format!("{CREDENTIALS_FILE}.tmp"));
+    crate::tls::write_private(&tmp, &serde_json::to_string_pretty(&doc)?)?;
+    std::fs::rename(&tmp, data_dir.join(CREDENTIALS_FILE))?;
+    Ok(())
 }

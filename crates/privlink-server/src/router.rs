@@ -108,8 +108,7 @@ async fn authenticate(
     subscription: Option<&str>,
 ) -> ArmResult<identity::Caller> {
     let authority = format!("{base_url}/{}", state.defaults.tenant_id);
-    let caller =
-        state.identity.authenticate(headers, base_url).map_err(|r| identity::unauthenticated(&r, &authority))?;
+    let caller = state.identity.authenticate(headers).map_err(|r| identity::unauthenticated(&r, &authority))?;
     if let Some(sub) = subscription {
         if let Some(tenant) = state.tenant_of(sub).await? {
             if tenant != caller.tenant_id {
@@ -138,9 +137,12 @@ async fn authorization_request(
     let caller =
         authenticate(state, &parts.headers, base_url, scope_id.as_ref().map(|id| id.subscription.as_str())).await?;
     let query = arm::parse_query(parts.uri.query());
-    if !query.contains_key("api-version") {
-        return Err(ArmError::MissingApiVersion);
-    }
+    let collection = match path.collection {
+        authorization::Collection::RoleAssignments => "Microsoft.Authorization/roleAssignments",
+        authorization::Collection::RoleDefinitions => "Microsoft.Authorization/roleDefinitions",
+        authorization::Collection::Permissions => "Microsoft.Authorization/permissions",
+    };
+    api_version::check(query.get("api-version").map(String::as_str), collection, authorization::API_VERSIONS)?;
     let path = path.clone();
     let (status, value) = match parts.method {
         Method::GET => {

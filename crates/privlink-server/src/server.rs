@@ -62,15 +62,17 @@ pub async fn serve(
     let store = tokio::task::spawn_blocking(move || privlink_store::open(&spec)).await?.context("opening the store")?;
     let insecure = config.insecure_http;
     let store2 = store.clone();
-    let (defaults, new_secret) = tokio::task::spawn_blocking(move || bootstrap::ensure_defaults(&*store2, insecure))
-        .await?
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let credentials_present = config.data_dir.join(bootstrap::CREDENTIALS_FILE).exists();
+    let (defaults, new_secret) =
+        tokio::task::spawn_blocking(move || bootstrap::ensure_defaults(&*store2, insecure, credentials_present))
+            .await?
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
     if let Some(secret) = new_secret {
         bootstrap::write_credentials(&config.data_dir, &defaults, &secret)?;
         tracing::info!(
             file = %config.data_dir.join(bootstrap::CREDENTIALS_FILE).display(),
             client_id = %defaults.admin_client_id,
-            "created the administrator service principal; its secret is in the credentials file"
+            "wrote a new administrator secret to the credentials file"
         );
     }
     let data_dir = config.data_dir.clone();

@@ -254,6 +254,27 @@ async fn a_token_for_another_audience_is_401_invalid_authentication_token_audien
     }
 }
 
+/// Issuer and audience are checked against privlink's own URL, never against what a request's
+/// `Host` header claims: a Key Vault token sent with `Host: vault.azure.net` stays refused, on
+/// ARM and on the admin API.
+#[tokio::test]
+async fn the_host_header_does_not_widen_the_accepted_audiences() {
+    let s = Server::start().await;
+    let admin = s.admin();
+    let mut form = client_credentials(&admin, &admin.secret);
+    form[3] = ("scope", "https://vault.azure.net/.default");
+    let issued = token_request(&s, &format!("/{}/oauth2/v2.0/token", s.tenant), &form).await;
+    let vault = bearer(issued.json["access_token"].as_str().expect("access_token"));
+    let sub = format!("{}?api-version=2022-12-01", s.sub());
+    for path in [sub.as_str(), "/privlink/admin/tenants"] {
+        let r = s.send_http1(Method::GET, path, None, &[("host", "vault.azure.net"), ("authorization", &vault)]).await;
+        expect_error(&r, 401, "InvalidAuthenticationTokenAudience");
+    }
+    // The same request with the administrator's own token and the real host works.
+    let r = s.send_http1(Method::GET, &sub, None, &[]).await;
+    assert_eq!(r.status, 200, "{r}");
+}
+
 /// A token from another issuer (Entra's own, or another tenant's path on this server for a
 /// token whose `tid` is this tenant) is `401 InvalidAuthenticationToken` naming the issuer.
 #[tokio::test]
@@ -574,4 +595,25 @@ async fn credentials_are_private_and_secrets_never_reach_the_log() {
     ] {
         assert!(!log.contains(value), "{what} appears in server.log");
     }
+}
+
+/// Losing `credentials.json` does not lock the administrator out: the next start gives the same
+/// service principal a new secret and writes it (0600); the old secret stops working.
+#[tokio::test]
+async fn a_lost_credentials_file_is_replaced_with_a_new_secret_on_restart() {
+    let mut s = Server::start().await;
+    let old = s.admin();
+    std::fs::remove_file(s.data_dir().join("credentials.json")).expect("removing credentials.json");
+    s.restart(&[]).await;
+    let new = s.admin();
+    assert_eq!((new.app_id.as_str(), new.object_id.as_str()), (old.app_id.as_str(), old.object_id.as_str()));
+    assert_ne!(new.secret, old.secret, "a new secret");
+    let r =
+        token_request(&s, &format!("/{}/oauth2/v2.0/token", s.tenant), &client_credentials(&old, &old.secret)).await;
+    expect_oauth_error(&r, 401, "invalid_client", 7000215);
+    let r = s.get(&s.sub()).await;
+    assert_eq!(r.status, 200, "the new secret works: {r}");
+    // A restart with the file in place keeps the secret.
+    s.restart(&[]).await;
+    assert_eq!(s.admin().secret, new.secret);
 }

@@ -348,6 +348,8 @@ case "$1 $2" in
     if [ -f "$AZURE_CONFIG_DIR/registered" ]; then echo "ERROR: The cloud 'privlink' is already registered." >&2; exit 1; fi
     touch "$AZURE_CONFIG_DIR/registered" ;;
   "login --service-principal")
+    # The secret comes as --password @file: keep what az would read from it.
+    cat "${6#@}" > "$AZURE_CONFIG_DIR/secret-seen"
     if [ -f "$AZURE_CONFIG_DIR/fail-login" ]; then echo "ERROR: AADSTS7000215: Invalid client secret provided." >&2; exit 1; fi ;;
 esac
 exit 0
@@ -393,10 +395,13 @@ async fn az_login_sets_up_an_isolated_azure_cli() {
             "cloud set -n privlink".into(),
             "config set core.instance_discovery=false".into(),
             "config set core.collect_telemetry=false".into(),
-            format!("login --service-principal --username {} --password {secret} --tenant {} --output none", c["clientId"].as_str().unwrap(), c["tenantId"].as_str().unwrap()),
+            format!("login --service-principal --username {} --password @{} --tenant {} --output none", c["clientId"].as_str().unwrap(), config_dir.join(".privlink-login-secret").display(), c["tenantId"].as_str().unwrap()),
             format!("account set --subscription {}", c["subscriptionId"].as_str().unwrap()),
         ]
     );
+    // az read the secret from a file, which is gone once the login is over.
+    assert_eq!(std::fs::read_to_string(config_dir.join("secret-seen")).unwrap(), secret);
+    assert!(!config_dir.join(".privlink-login-secret").exists());
     let ca = endpoint(&s)["caFile"].as_str().unwrap().to_string();
     assert!(
         log.lines()

@@ -331,3 +331,25 @@ async fn a_deleted_user_assigned_identity_yields_no_more_tokens() {
     let r = msi_token(&s, &endpoint, Some(&header), &selector).await;
     assert_eq!(r.status, 400, "a token for a deleted user-assigned identity: {r}");
 }
+
+/// An identity header is bound to one incarnation of its resource: a user-assigned identity
+/// deleted and created again under the same id is a new identity (new principal id), and the
+/// old header no longer yields tokens for it.
+#[tokio::test]
+async fn an_identity_header_does_not_outlive_its_resource() {
+    let s = Server::start().await;
+    let rg = s.rg("rg");
+    s.create_rg_at(&rg).await;
+    let first = create_uai(&s, &rg, "u1").await;
+    let (endpoint, header) = identity_env(&s, &id_of(&first)).await;
+    access_token(&msi_token(&s, &endpoint, Some(&header), "").await);
+
+    let r = s.delete(&format!("{}?{MI_API}", id_of(&first))).await;
+    assert_eq!(r.status, 200, "{r}");
+    let second = create_uai(&s, &rg, "u1").await;
+    assert_ne!(second["properties"]["principalId"], first["properties"]["principalId"], "a new identity");
+    let r = msi_token(&s, &endpoint, Some(&header), "").await;
+    assert_eq!(r.status, 400, "the old header must not act as the new identity: {r}");
+    let (_, fresh) = identity_env(&s, &id_of(&second)).await;
+    access_token(&msi_token(&s, &endpoint, Some(&fresh), "").await);
+}

@@ -434,3 +434,26 @@ async fn the_administrator_is_owner_of_the_default_subscription() {
     assert!(owner.is_some(), "no Owner assignment for the administrator: {r}");
     assert_eq!(owner.map(|o| o["properties"]["scope"].clone()), Some(json!(s.sub())));
 }
+
+/// Who holds which role is itself protected: a principal without any role cannot list the
+/// subscription's role assignments (403), a Reader can; an unknown api-version is refused.
+#[tokio::test]
+async fn role_assignments_are_readable_only_with_read_rights() {
+    let s = Server::start().await;
+    let nobody = s.create_principal(None, "nobody").await;
+    let reader = s.create_principal(None, "reader").await;
+    let r = s.assign_role(&s.sub(), READER, &reader.object_id).await;
+    assert_eq!(r.status, 201, "{r}");
+    let list = format!("{}/providers/Microsoft.Authorization/roleAssignments?api-version=2022-04-01", s.sub());
+
+    s.act_as(&nobody).await;
+    expect_error(&s.send(Method::GET, &list, None, &[]).await, 403, "AuthorizationFailed");
+    s.act_as(&reader).await;
+    let r = s.send(Method::GET, &list, None, &[]).await;
+    assert_eq!(r.status, 200, "{r}");
+    assert!(r.json["value"].as_array().is_some_and(|v| v.len() >= 2), "the admin's and the reader's: {r}");
+
+    s.act_as_admin();
+    let bad = format!("{}/providers/Microsoft.Authorization/roleAssignments?api-version=banana", s.sub());
+    expect_error(&s.send(Method::GET, &bad, None, &[]).await, 400, "InvalidApiVersionParameter");
+}

@@ -125,6 +125,21 @@ pub fn create_service_principal(
     Ok((row, secret))
 }
 
+/// Replace every secret of the service principal `app_id` by a new one; returns it.
+pub fn replace_secret(tx: &mut dyn Tx, tenant: &str, app_id: &str, now: i64) -> ArmResult<String> {
+    let key = service_principal_key(tenant, app_id);
+    let mut row = tx.get(&key)?.ok_or_else(|| {
+        ArmError::invalid("ServicePrincipalNotFound", format!("No service principal '{app_id}' in tenant '{tenant}'."))
+    })?;
+    let secret = new_secret();
+    let salt = random_salt();
+    row.body["secrets"] = json!([{ "keyId": uuid::Uuid::new_v4().to_string(), "hint": &secret[..3], "salt": salt,
+                                    "digest": secret_digest(&salt, &secret), "createdAt": now }]);
+    row.updated_at = now;
+    tx.put(&row)?;
+    Ok(secret)
+}
+
 /// A user with a password; `upn` must be unique in the tenant.
 pub fn create_user(
     tx: &mut dyn Tx,

@@ -253,7 +253,7 @@ async fn token(
     };
     let row = match verified {
         Ok(Verified::Ok(row)) => row,
-        Ok(Verified::Unknown) if grant == "password" => {
+        Ok(Verified::Unknown | Verified::WrongSecret) if grant == "password" => {
             return oauth_error(
                 StatusCode::BAD_REQUEST,
                 "invalid_grant",
@@ -270,14 +270,6 @@ async fn token(
                     "Application with identifier '{}' was not found in the directory '{tenant}'.",
                     client_id.unwrap_or_default()
                 ),
-            );
-        }
-        Ok(Verified::WrongSecret) if grant == "password" => {
-            return oauth_error(
-                StatusCode::BAD_REQUEST,
-                "invalid_grant",
-                50126,
-                "Error validating credentials due to invalid username or password.",
             );
         }
         Ok(Verified::WrongSecret) => {
@@ -374,7 +366,7 @@ pub async fn managed_identity_token(State(state): State<AppState>, headers: Head
         .or_else(|| headers.get("secret"))
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let Some(resource_key) = header.as_deref().and_then(|h| state.identity.resource_of_header(h)) else {
+    let Some((resource_key, created_at)) = header.as_deref().and_then(|h| state.identity.resource_of_header(h)) else {
         return msi_error(StatusCode::UNAUTHORIZED, "invalid_request", "The X-IDENTITY-HEADER is missing or was not issued by this server. Get the environment with `privlink identity env <resource-id>`.".into());
     };
     let Some(resource) = query.get("resource").filter(|r| !r.is_empty()).cloned() else {
@@ -386,7 +378,7 @@ pub async fn managed_identity_token(State(state): State<AppState>, headers: Head
         principal_id: pick("principal_id").or_else(|| pick("object_id")),
         resource_id: pick("mi_res_id").or_else(|| pick("msi_res_id")),
     };
-    let resolved = state.read(move |tx| Ok(managed::resolve(tx, &resource_key, &selector))).await;
+    let resolved = state.read(move |tx| Ok(managed::resolve(tx, &resource_key, created_at, &selector))).await;
     let subject = match resolved {
         Ok(Ok(s)) => s,
         Ok(Err(why)) => {

@@ -143,12 +143,14 @@ impl Selector {
     }
 }
 
-/// The identity `selector` picks among those of the resource `resource_key`.
-pub fn resolve(tx: &mut dyn Tx, resource_key: &str, selector: &Selector) -> Result<Subject, String> {
+/// The identity `selector` picks among those of the resource `resource_key` (the incarnation
+/// created at `created_at`).
+pub fn resolve(tx: &mut dyn Tx, resource_key: &str, created_at: i64, selector: &Selector) -> Result<Subject, String> {
     let row = tx
         .get(resource_key)
         .map_err(|_| "the store could not be read".to_string())?
-        .ok_or_else(|| format!("the resource '{resource_key}' no longer exists"))?;
+        .filter(|row| row.created_at == created_at)
+        .ok_or_else(|| format!("the resource '{resource_key}' the identity header was issued for no longer exists"))?;
     let tenant = tenant_of_subscription(tx, &row.subscription).map_err(|e| e.to_string())?.unwrap_or_default();
     let subject = |principal: &str, client: &str, mi: &str| Subject {
         tenant_id: tenant.clone(),

@@ -39,10 +39,12 @@ pub struct IdentityService {
     pub administrator: Subject,
     /// Keys the `IDENTITY_HEADER` values handed to processes acting as managed identities.
     header_key: ring::hmac::Key,
-    /// Tokens already validated, by request base and token, until they expire: clients send
-    /// the same token for an hour, and an RSA verification per request is the costliest step
-    /// of authentication.
-    validated: parking_lot::Mutex<std::collections::HashMap<String, (Caller, i64)>>,
+    /// The URLs tokens may name as issuer and audience (see [`IdentityService::set_server_url`]).
+    accepted_bases: OnceLock<Vec<String>>,
+    /// Tokens already validated, by SHA-256 of the token, until they expire: clients send the
+    /// same token for an hour, and an RSA verification per request is the costliest step of
+    /// authentication.
+    validated: parking_lot::Mutex<std::collections::HashMap<[u8; 32], (Caller, i64)>>,
 }
 
 /// Bound on remembered tokens; past it the memory starts over.
@@ -55,41 +57,66 @@ impl IdentityService {
             key,
             mode,
             server_url: OnceLock::new(),
+            accepted_bases: OnceLock::new(),
             administrator,
             header_key,
             validated: Default::default(),
         }
     }
 
+    /// The server's URL once the listener is bound. Tokens are accepted for it and, on a
+    /// loopback address, for its `localhost` / `[::1]` spellings on the same port; never for
+    /// whatever a request's `Host` header claims.
     pub fn set_server_url(&self, url: &str) {
-        let _ = self.server_url.set(url.trim_end_matches('/').to_string());
+        let url = url.trim_end_matches('/').to_string();
+        let mut bases = vec![url.clone()];
+        if let Some((scheme, rest)) = url.split_once("://") {
+            if let Some((host, port)) = rest.rsplit_once(':') {
+                if matches!(host, "127.0.0.1" | "localhost" | "[::1]") {
+                    for alias in ["127.0.0.1", "localhost", "[::1]"] {
+                        let base = format!("{scheme}://{alias}:{port}");
+                        if !bases.contains(&base) {
+                            bases.push(base);
+                        }
+                    }
+                }
+            }
+        }
+        let _ = self.server_url.set(url);
+        let _ = self.accepted_bases.set(bases);
     }
 
     pub fn server_url(&self) -> Option<&str> {
         self.server_url.get().map(String::as_str)
     }
 
-    /// Authenticate a management request reached at `request_base`.
-    pub fn authenticate(&self, headers: &HeaderMap, request_base: &str) -> Result<Caller, Rejection> {
+    /// Authenticate a management request.
+    pub fn authenticate(&self, headers: &HeaderMap) -> Result<Caller, Rejection> {
         let token = bearer(headers).ok_or(Rejection::Missing)?;
         if self.mode == AuthMode::Permissive {
             return Ok(self.administrator_caller());
         }
         let now = now_secs();
-        let memo_key = format!("{request_base} {token}");
+        let memo_key: [u8; 32] = {
+            let digest = ring::digest::digest(&ring::digest::SHA256, token.as_bytes());
+            let mut k = [0u8; 32];
+            k.copy_from_slice(digest.as_ref());
+            k
+        };
         if let Some((caller, expires)) = self.validated.lock().get(&memo_key) {
             if now <= *expires {
                 return Ok(caller.clone());
             }
         }
-        let mut bases = vec![request_base];
-        if let Some(own) = self.server_url() {
-            bases.push(own);
-        }
+        let bases: Vec<&str> =
+            self.accepted_bases.get().map(|b| b.iter().map(String::as_str).collect()).unwrap_or_default();
         let (caller, expires) = tokens::validate(&self.key, token, &Expected { bases: &bases }, now)?;
         let mut memo = self.validated.lock();
         if memo.len() >= VALIDATED_CAPACITY {
-            memo.clear();
+            memo.retain(|_, (_, exp)| *exp >= now);
+            if memo.len() >= VALIDATED_CAPACITY {
+                memo.clear();
+            }
         }
         memo.insert(memo_key, (caller.clone(), expires));
         Ok(caller)
@@ -107,23 +134,27 @@ impl IdentityService {
         }
     }
 
-    /// The `IDENTITY_HEADER` that lets a process act as the identities of `resource_key`.
-    pub fn identity_header(&self, resource_key: &str) -> String {
+    /// The `IDENTITY_HEADER` that lets a process act as the identities of the resource
+    /// `resource_key` created at `created_at`: bound to that incarnation, so a resource deleted
+    /// and created again under the same id needs a new header.
+    pub fn identity_header(&self, resource_key: &str, created_at: i64) -> String {
         use base64::Engine as _;
         let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-        let mac = ring::hmac::sign(&self.header_key, resource_key.as_bytes());
-        format!("{}.{}", b64.encode(resource_key), b64.encode(mac.as_ref()))
+        let subject = format!("{resource_key}\n{created_at}");
+        let mac = ring::hmac::sign(&self.header_key, subject.as_bytes());
+        format!("{}.{}", b64.encode(&subject), b64.encode(mac.as_ref()))
     }
 
-    /// The resource key an `IDENTITY_HEADER` was issued for, if it is genuine.
-    pub fn resource_of_header(&self, header: &str) -> Option<String> {
+    /// The resource key and creation time an `IDENTITY_HEADER` was issued for, if genuine.
+    pub fn resource_of_header(&self, header: &str) -> Option<(String, i64)> {
         use base64::Engine as _;
         let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-        let (key_part, mac_part) = header.split_once('.')?;
-        let key = String::from_utf8(b64.decode(key_part).ok()?).ok()?;
+        let (subject_part, mac_part) = header.split_once('.')?;
+        let subject = String::from_utf8(b64.decode(subject_part).ok()?).ok()?;
         let mac = b64.decode(mac_part).ok()?;
-        ring::hmac::verify(&self.header_key, key.as_bytes(), &mac).ok()?;
-        Some(key)
+        ring::hmac::verify(&self.header_key, subject.as_bytes(), &mac).ok()?;
+        let (key, created_at) = subject.rsplit_once('\n')?;
+        Some((key.to_string(), created_at.parse().ok()?))
     }
 }
 

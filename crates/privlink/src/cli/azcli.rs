@@ -95,8 +95,9 @@ pub fn cloud_step(verb: &str, url: &str) -> Step {
     }
 }
 
-/// The steps after the cloud is registered or updated.
-pub fn login_steps(c: &Credentials, subscription: &str) -> Vec<Step> {
+/// The steps after the cloud is registered or updated. The secret reaches az as `@file` (az
+/// reads the argument from that file), never on a command line other processes can read.
+pub fn login_steps(c: &Credentials, secret_file: &Path, subscription: &str) -> Vec<Step> {
     vec![
         Step::new(&["cloud", "set", "-n", CLOUD]),
         Step::new(&["config", "set", "core.instance_discovery=false"]),
@@ -108,7 +109,7 @@ pub fn login_steps(c: &Credentials, subscription: &str) -> Vec<Step> {
                 "--username".into(),
                 c.client_id.clone(),
                 "--password".into(),
-                c.client_secret.clone(),
+                format!("@{}", secret_file.display()),
                 "--tenant".into(),
                 c.tenant_id.clone(),
                 "--output".into(),
@@ -276,9 +277,17 @@ pub async fn az_login(args: AzLoginArgs) -> anyhow::Result<()> {
         }
         az.must(&cloud_step("update", &endpoint.url)).await?;
     }
-    for step in login_steps(&credentials, &subscription) {
-        az.must(&step).await?;
+    let secret_file = config_dir.join(".privlink-login-secret");
+    privlink_server::tls::write_private(&secret_file, &credentials.client_secret)?;
+    let mut result = Ok(());
+    for step in login_steps(&credentials, &secret_file, &subscription) {
+        result = az.must(&step).await;
+        if result.is_err() {
+            break;
+        }
     }
+    let _ = std::fs::remove_file(&secret_file);
+    result?;
 
     let exports =
         [("AZURE_CONFIG_DIR", config_dir.display().to_string()), ("REQUESTS_CA_BUNDLE", ca.display().to_string())];
@@ -326,10 +335,11 @@ mod tests {
 
     #[test]
     fn login_passes_the_secret_but_never_shows_it() {
-        let steps = login_steps(&credentials(), "sub");
+        let steps = login_steps(&credentials(), Path::new("/cfg/secret"), "sub");
         let login = steps.iter().find(|s| s.args[0] == "login").unwrap();
         let i = login.args.iter().position(|a| a == "--password").unwrap();
-        assert_eq!(login.args[i + 1], "s3cr8Q~et");
+        assert_eq!(login.args[i + 1], "@/cfg/secret");
+        assert!(steps.iter().all(|s| s.args.iter().all(|a| !a.contains("s3cr8Q~et"))));
         assert_eq!(login.display(), "az login --service-principal --username cid --tenant tid --output none");
         for s in &steps {
             assert!(!s.display().contains("s3cr8Q~et"), "{}", s.display());

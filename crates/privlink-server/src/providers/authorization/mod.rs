@@ -110,7 +110,8 @@ pub fn split_path(raw_path: &str) -> Option<AuthorizationPath> {
 
 /// Serve a GET on an authorization path: one assignment or definition, or a list
 /// (`{"value": [...]}`, unpaged). `query` has lower-cased keys (`$filter`), as
-/// `crate::arm::parse_query` produces. Reads need only that the scope be in the caller's tenant.
+/// `crate::arm::parse_query` produces. Assignments need `roleAssignments/read` at the scope;
+/// definitions and permissions only that the scope be in the caller's tenant.
 pub fn handle_read(
     tx: &mut dyn Tx,
     caller: &Caller,
@@ -119,6 +120,10 @@ pub fn handle_read(
 ) -> ArmResult<Value> {
     let scope = ScopeId::parse(&path.scope)?;
     let filter = query.get("$filter").map(String::as_str).unwrap_or_default();
+    if path.collection == Collection::RoleAssignments {
+        // Who holds what is itself protected (Reader and above have it through `*/read`).
+        rbac::require(tx, caller, "Microsoft.Authorization/roleAssignments/read", &scope.display())?;
+    }
     match (path.collection, path.name.as_deref()) {
         (Collection::RoleAssignments, Some(name)) => role_assignments::get(tx, caller, &scope, name),
         (Collection::RoleAssignments, None) => role_assignments::list(tx, caller, &scope, filter),
