@@ -480,7 +480,17 @@ impl Server {
     pub fn cli(&self, args: &[&str]) -> CliOutput {
         let mut command = Command::new(env!("CARGO_BIN_EXE_privlink"));
         command.args(args).arg("--data-dir").arg(&self.dir);
-        for var in ["PRIVLINK_DATA_DIR", "PRIVLINK_URL", "PRIVLINK_CA", "PRIVLINK_STORE"] {
+        // The CLI's identity comes from the data directory, never from the developer's shell.
+        for var in [
+            "PRIVLINK_DATA_DIR",
+            "PRIVLINK_URL",
+            "PRIVLINK_CA",
+            "PRIVLINK_STORE",
+            "PRIVLINK_TOKEN",
+            "AZURE_TENANT_ID",
+            "AZURE_CLIENT_ID",
+            "AZURE_CLIENT_SECRET",
+        ] {
             command.env_remove(var);
         }
         let out = command.stdin(Stdio::null()).output().expect("running the privlink CLI");
