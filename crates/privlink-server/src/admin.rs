@@ -5,7 +5,7 @@
 //! Everything but `/privlink/info` needs a privlink administrator's token.
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use http::{HeaderMap, StatusCode, Uri};
@@ -60,23 +60,20 @@ fn parse_body<T: serde::de::DeserializeOwned>(body: &Bytes) -> ArmResult<T> {
         .map_err(|e| ArmError::InvalidRequestContent { message: format!("The request content was invalid: {e}.") })
 }
 
-#[derive(Deserialize)]
-pub struct StepParams {
-    limit: Option<usize>,
-}
-
 /// Complete up to `limit` (default: all) pending operations now.
-pub async fn step(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    uri: Uri,
-    Query(params): Query<StepParams>,
-) -> Response {
+pub async fn step(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
     if let Err(e) = administrator(&state, &headers, &uri) {
         return e.into_response();
     }
+    let limit = match arm::parse_query(uri.query()).get("limit").map(|l| l.parse::<usize>()) {
+        None => 100_000,
+        Some(Ok(n)) => n,
+        Some(Err(_)) => {
+            return ArmError::invalid("InvalidQueryParameter", "limit must be a non-negative whole number.")
+                .into_response()
+        }
+    };
     let reconciler = state.reconciler.clone();
-    let limit = params.limit.unwrap_or(100_000);
     match tokio::task::spawn_blocking(move || reconciler.step(limit)).await {
         Ok(Ok(done)) => Json(json!({ "completed": done })).into_response(),
         Ok(Err(e)) => e.into_response(),
@@ -343,23 +340,14 @@ pub async fn list_principals(
     respond(result)
 }
 
-#[derive(Deserialize)]
-pub struct IdentityEnvParams {
-    resource: String,
-}
-
 /// `GET /privlink/admin/identity-env?resource=<id>`: the environment a process needs to act as
 /// the managed identities of a resource (or a user-assigned identity), App Service style.
-pub async fn identity_env(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    uri: Uri,
-    Query(params): Query<IdentityEnvParams>,
-) -> Response {
+pub async fn identity_env(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
     let result = async {
         administrator(&state, &headers, &uri)?;
-        let id = ResourceId::parse(&params.resource).ok_or_else(|| {
-            ArmError::invalid("InvalidResourceId", format!("'{}' is not a resource id.", params.resource))
+        let resource = arm::parse_query(uri.query()).remove("resource").unwrap_or_default();
+        let id = ResourceId::parse(&resource).ok_or_else(|| {
+            ArmError::invalid("InvalidResourceId", format!("The query parameter resource='{resource}' is not a resource id."))
         })?;
         let key = id.key();
         let row = state.read(move |tx| Ok(tx.get(&key)?)).await?.ok_or_else(|| ArmError::ResourceNotFound {

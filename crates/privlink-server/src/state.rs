@@ -30,7 +30,7 @@ impl AppState {
             return Ok(Some(t.clone()));
         }
         let s = sub.clone();
-        let tenant = self.read(move |tx| crate::identity::managed::tenant_of_subscription(tx, &s)).await?;
+        let tenant = self.read(move |tx| crate::providers::resources::subscriptions::tenant_of(tx, &s)).await?;
         if let Some(t) = &tenant {
             self.subscription_tenants.write().insert(sub, t.clone());
         }

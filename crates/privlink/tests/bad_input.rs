@@ -210,3 +210,24 @@ async fn unsupported_methods_are_405() {
     let r = s.request(Method::PUT, "/subscriptions", Some(&json!({})), &[]).await;
     expect_error(&r, 405, "MethodNotAllowed");
 }
+
+/// privlink's own admin endpoints answer malformed query parameters and bodies with an ARM
+/// error body (not a framework's plain-text rejection), and create nothing.
+#[tokio::test]
+async fn admin_endpoints_refuse_malformed_input_with_arm_errors() {
+    let s = Server::start().await;
+    let admin = format!("Bearer {}", s.admin_token());
+    let auth = [("authorization", admin.as_str())];
+    for path in ["/privlink/admin/identity-env", "/privlink/admin/identity-env?resource=not-an-id"] {
+        expect_error(&s.send(Method::GET, path, None, &auth).await, 400, "InvalidResourceId");
+    }
+    let r = s.send(Method::POST, "/privlink/reconciler/step?limit=many", None, &auth).await;
+    expect_error(&r, 400, "InvalidQueryParameter");
+    let before = s.admin_send(Method::GET, "/privlink/admin/tenants", &json!({})).await;
+    for body in ["{", "[]", r#"{"displayName": 7}"#, r#"{"unknown": true}"#] {
+        let r = s.send(Method::POST, "/privlink/admin/tenants", Some(body.as_bytes().to_vec()), &auth).await;
+        expect_error(&r, 400, "InvalidRequestContent");
+    }
+    let after = s.admin_send(Method::GET, "/privlink/admin/tenants", &json!({})).await;
+    assert_eq!(before.json, after.json, "no tenant was created");
+}

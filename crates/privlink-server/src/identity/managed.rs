@@ -11,16 +11,11 @@ use serde_json::{json, Map, Value};
 use super::tokens::Subject;
 use super::PrincipalKind;
 use crate::arm::{ArmError, ArmResult, ResourceId};
+use crate::providers::resources::subscriptions::tenant_of;
 use crate::providers::Write;
 
 pub const USER_ASSIGNED_TYPE_KEY: &str = "microsoft.managedidentity/userassignedidentities";
 const ASSIGN_ACTION: &str = "Microsoft.ManagedIdentity/userAssignedIdentities/assign/action";
-
-/// The tenant a subscription belongs to.
-pub fn tenant_of_subscription(tx: &mut dyn Tx, subscription: &str) -> ArmResult<Option<String>> {
-    let key = format!("/subscriptions/{subscription}").to_ascii_lowercase();
-    Ok(tx.get(&key)?.and_then(|r| r.body.get("tenantId").and_then(Value::as_str).map(str::to_ascii_lowercase)))
-}
 
 /// Validate the `identity` of a PUT body and return what to store (None: no identity).
 pub fn apply(
@@ -48,7 +43,7 @@ pub fn apply(
         }
     };
     let previous = existing.and_then(|e| e.body.get("identity"));
-    let tenant = tenant_of_subscription(w.tx, &id.subscription)?.unwrap_or_default();
+    let tenant = tenant_of(w.tx, &id.subscription)?.unwrap_or_default();
     let mut out = Map::new();
     out.insert(
         "type".into(),
@@ -151,7 +146,7 @@ pub fn resolve(tx: &mut dyn Tx, resource_key: &str, created_at: i64, selector: &
         .map_err(|_| "the store could not be read".to_string())?
         .filter(|row| row.created_at == created_at)
         .ok_or_else(|| format!("the resource '{resource_key}' the identity header was issued for no longer exists"))?;
-    let tenant = tenant_of_subscription(tx, &row.subscription).map_err(|e| e.to_string())?.unwrap_or_default();
+    let tenant = tenant_of(tx, &row.subscription).map_err(|e| e.to_string())?.unwrap_or_default();
     let subject = |principal: &str, client: &str, mi: &str| Subject {
         tenant_id: tenant.clone(),
         object_id: principal.to_ascii_lowercase(),

@@ -12,17 +12,6 @@ pub enum PrincipalKind {
     ManagedIdentity,
 }
 
-impl PrincipalKind {
-    /// ARM's `principalType` / `createdByType` spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PrincipalKind::ServicePrincipal => "ServicePrincipal",
-            PrincipalKind::User => "User",
-            PrincipalKind::ManagedIdentity => "ServicePrincipal",
-        }
-    }
-}
-
 /// The authenticated caller of a request, taken from a validated token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {

@@ -13,6 +13,7 @@ use crate::identity::Caller;
 use super::role_assignments::{self, TYPE_KEY as ASSIGNMENT_TYPE_KEY};
 use super::role_definitions::{self, Definition};
 use super::scope::denied;
+use crate::providers::resources::subscriptions::tenant_of;
 
 /// What follows a scope's key in the keys of the assignments stored at it.
 pub const ASSIGNMENTS_INFIX: &str = "/providers/microsoft.authorization/roleassignments/";
@@ -82,12 +83,6 @@ pub fn has_any_access(tx: &mut dyn Tx, caller: &Caller, subscription: &str) -> A
             _ => return Ok(false),
         }
     }
-}
-
-/// The tenant a subscription belongs to (lower-cased): `tenantId` on its row.
-pub fn tenant_of(tx: &mut dyn Tx, subscription: &str) -> ArmResult<Option<String>> {
-    let key = format!("/subscriptions/{}", subscription.to_ascii_lowercase());
-    Ok(tx.get(&key)?.and_then(|row| row.body.get("tenantId").and_then(Value::as_str).map(str::to_ascii_lowercase)))
 }
 
 /// The permission blocks of every role the caller holds at the scope or above it (the

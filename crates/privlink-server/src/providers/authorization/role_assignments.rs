@@ -257,7 +257,7 @@ fn below(tx: &mut dyn Tx, caller: &Caller, scope: &ScopeId) -> ArmResult<Vec<Res
             let ok = match in_tenant.get(&row.subscription) {
                 Some(ok) => *ok,
                 None => {
-                    let ok = rbac::tenant_of(tx, &row.subscription)?
+                    let ok = crate::providers::resources::subscriptions::tenant_of(tx, &row.subscription)?
                         .is_some_and(|t| t.eq_ignore_ascii_case(&caller.tenant_id));
                     in_tenant.insert(row.subscription.clone(), ok);
                     ok

@@ -6,8 +6,6 @@ use privlink_store::Tx;
 use crate::arm::{ArmError, ArmResult, ResourceId};
 use crate::identity::Caller;
 
-use super::rbac;
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ScopeId {
     /// `/`: the tenant root.
@@ -76,7 +74,7 @@ pub fn invalid_scope(scope: &str) -> ArmError {
 /// holds nothing here, as ARM refuses its token). The root is every tenant's.
 pub fn ensure_caller_tenant(tx: &mut dyn Tx, caller: &Caller, scope: &ScopeId, action: &str) -> ArmResult<()> {
     let Some(subscription) = scope.subscription() else { return Ok(()) };
-    match rbac::tenant_of(tx, subscription)? {
+    match crate::providers::resources::subscriptions::tenant_of(tx, subscription)? {
         None => Err(ArmError::SubscriptionNotFound { subscription: subscription.to_string() }),
         Some(tenant) if tenant.eq_ignore_ascii_case(&caller.tenant_id) => Ok(()),
         Some(_) => Err(denied(caller, action, &scope.display())),

@@ -5,7 +5,7 @@ use serde_json::{json, Map, Value};
 
 use crate::arm::names::NameRule;
 use crate::arm::ArmResult;
-use crate::identity::managed::tenant_of_subscription;
+use crate::providers::resources::subscriptions::tenant_of;
 use crate::providers::{Lro, PutInput, ResourceType, Write};
 
 pub struct UserAssignedIdentities;
@@ -53,7 +53,7 @@ impl ResourceType for UserAssignedIdentities {
                 .map(str::to_string)
                 .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
         };
-        let tenant = tenant_of_subscription(w.tx, &input.id.subscription)?.unwrap_or_default();
+        let tenant = tenant_of(w.tx, &input.id.subscription)?.unwrap_or_default();
         let mut props = Map::new();
         props.insert("tenantId".into(), json!(tenant));
         props.insert("principalId".into(), json!(keep("principalId")));

@@ -22,6 +22,13 @@ pub fn subscription_row(subscription_id: &str, tenant_id: &str, display_name: &s
     }
 }
 
+/// The tenant a subscription belongs to (lower-cased): `tenantId` on its row. The one place
+/// this is answered (the request path caches it in `AppState::tenant_of`).
+pub fn tenant_of(tx: &mut dyn privlink_store::Tx, subscription: &str) -> crate::arm::ArmResult<Option<String>> {
+    let key = format!("/subscriptions/{subscription}").to_ascii_lowercase();
+    Ok(tx.get(&key)?.and_then(|row| row.body.get("tenantId").and_then(Value::as_str).map(str::to_ascii_lowercase)))
+}
+
 pub fn tenant_row(tenant_id: &str, display_name: &str, now: i64) -> ResourceRow {
     ResourceRow {
         key: format!("/tenants/{tenant_id}").to_ascii_lowercase(),
