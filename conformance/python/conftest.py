@@ -16,6 +16,7 @@ import pytest
 from azure.mgmt.authorization import AuthorizationManagementClient
 from azure.mgmt.kusto import KustoManagementClient
 from azure.mgmt.network import NetworkManagementClient
+from azure.mgmt.privatedns import PrivateDnsManagementClient
 from azure.mgmt.resource.resources import ResourceManagementClient
 from azure.mgmt.resource.resources.models import ResourceGroup
 from azure.mgmt.storage import StorageManagementClient
@@ -99,6 +100,19 @@ def storage_client(server: Server, clients: Clients) -> Iterator[StorageManageme
 def kusto_client(server: Server, clients: Clients) -> Iterator[KustoManagementClient]:
     """azure-mgmt-kusto on the session subscription (shares the session credential and log)."""
     client = KustoManagementClient(clients.credential, server.subscription_id, **client_options(server, clients.log))
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+@pytest.fixture(scope="session")
+def privatedns_client(server: Server, clients: Clients) -> Iterator[PrivateDnsManagementClient]:
+    """azure-mgmt-privatedns (zones, virtual network links, record sets; api-version 2024-06-01)
+    on the session subscription (shares the session credential and log)."""
+    client = PrivateDnsManagementClient(
+        clients.credential, server.subscription_id, **client_options(server, clients.log)
+    )
     try:
         yield client
     finally:

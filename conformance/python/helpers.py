@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import ipaddress
 import json
 import os
 import re
@@ -31,6 +32,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Optional
 
+import dns.message
+import dns.query
+import dns.rcode
+import dns.rdatatype
 import pytest
 from azure.core.credentials import AccessToken
 from azure.core.rest import HttpRequest
@@ -57,6 +62,9 @@ LOCATION = "westeurope"
 # many seconds. The Python SDK falls back to a 30 s polling interval when the server sends no
 # usable Retry-After, so a regression there shows up as a failed assertion, not a slow suite.
 LRO_BUDGET_SECONDS = 5.0
+# The first VNet's resolver address; the next VNets get 127.77.0.2, .3, ... (Linux routes all of
+# 127/8 to loopback), each on a free port.
+DNS_LISTEN = "127.77.0.1:0"
 
 
 # --------------------------------------------------------------------------------------------
@@ -146,7 +154,11 @@ def start_server(directory: Path, config_toml: Optional[str] = None, timeout: fl
     """Start `privlink serve` with data directory `directory` and wait for its endpoint.json."""
     binary = privlink_bin()
     directory.mkdir(parents=True, exist_ok=True)
-    args = [binary, "serve", "--data-dir", str(directory), "--listen", "127.0.0.1:0"]
+    # Port 0 everywhere: the HTTPS listener and every VNet's DNS resolver (127.77.0.1, .2, ...)
+    # get OS-chosen ports, so the suite never collides with another privlink on the machine.
+    args = [
+        binary, "serve", "--data-dir", str(directory), "--listen", "127.0.0.1:0", "--dns-listen", DNS_LISTEN,
+    ]  # fmt: skip
     if config_toml is not None:
         config_path = directory / "privlink.toml"
         config_path.write_text(config_toml)
@@ -162,7 +174,14 @@ def start_server(directory: Path, config_toml: Optional[str] = None, timeout: fl
     env = dict(os.environ)
     env.setdefault("PRIVLINK_LOG", "info")
     # The flags above win over any PRIVLINK_* defaults in the caller's environment.
-    for var in ("PRIVLINK_DATA_DIR", "PRIVLINK_LISTEN", "PRIVLINK_PROVISIONING"):
+    for var in (
+        "PRIVLINK_DATA_DIR",
+        "PRIVLINK_LISTEN",
+        "PRIVLINK_PROVISIONING",
+        "PRIVLINK_DNS_LISTEN",
+        "PRIVLINK_DNS_PER_VNET",
+        "PRIVLINK_DNS_UPSTREAM",
+    ):
         env.pop(var, None)
     if "--store" not in args:
         env.pop("PRIVLINK_STORE", None)
@@ -569,3 +588,73 @@ def approve_storage(storage_client, rg, account, connection_name, status, descri
             )
         ),
     )
+
+
+# --------------------------------------------------------------------------------------------
+# DNS: each virtual network's resolver (what 168.63.129.16 is inside an Azure VNet)
+# --------------------------------------------------------------------------------------------
+
+# privlink's answers for Azure's public names (a storage account's blob endpoint, ...) come from
+# the benchmarking range 198.18.0.0/15, never a routable address.
+PUBLIC_ANSWERS = ipaddress.ip_network("198.18.0.0/15")
+DNS_TIMEOUT_SECONDS = 5.0
+TRANSPORTS = ("udp", "tcp")
+
+
+def resolver_address(clients: Clients, vnet_id: str) -> tuple[str, int]:
+    """`(host, port)` of `vnet_id`'s resolver, from `GET /privlink/dns/resolvers` (administrator)."""
+    doc = admin_call(clients, "GET", "/privlink/dns/resolvers", expect=(200,))
+    assert doc["enabled"] is True, doc
+    mine = [r for r in doc["value"] if r["virtualNetwork"].lower() == vnet_id.lower()]
+    assert len(mine) == 1, f"no resolver (or several) for {vnet_id}: {doc}"
+    resolver = mine[0]
+    assert resolver["error"] is None and resolver["address"], resolver
+    assert resolver["standsFor"] == "168.63.129.16", resolver
+    host, port = resolver["address"].rsplit(":", 1)
+    assert ipaddress.ip_address(host).is_loopback, resolver
+    return host, int(port)
+
+
+@dataclass
+class DnsAnswer:
+    """What a resolver said: the rcode, the CNAME chain and the addresses of the answer section
+    (names without the trailing dot), and the whole message for failure messages."""
+
+    rcode: str
+    cnames: list[str]
+    addresses: list[str]
+    message: dns.message.Message
+
+    def __str__(self) -> str:
+        return self.message.to_text()
+
+
+def dns_query(address: tuple[str, int], name: str, rdtype: str = "A", transport: str = "udp") -> DnsAnswer:
+    """Ask the resolver at `address` for `name` with dnspython, over UDP or TCP."""
+    host, port = address
+    query = dns.message.make_query(name, rdtype)
+    if transport == "udp":
+        response = dns.query.udp(query, host, port=port, timeout=DNS_TIMEOUT_SECONDS)
+    elif transport == "tcp":
+        response = dns.query.tcp(query, host, port=port, timeout=DNS_TIMEOUT_SECONDS)
+    else:
+        raise ValueError(f"transport must be udp or tcp, not {transport!r}")
+    assert response.id == query.id
+    cnames, addresses = [], []
+    for rrset in response.answer:
+        for rdata in rrset:
+            if rrset.rdtype == dns.rdatatype.CNAME:
+                cnames.append(rdata.target.to_text(omit_final_dot=True))
+            elif rrset.rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA):
+                addresses.append(rdata.address)
+    return DnsAnswer(dns.rcode.to_text(response.rcode()), cnames, addresses, response)
+
+
+def dns_explain(clients: Clients, name: str, rdtype: str, vnet: str) -> dict:
+    """privlink's explanation of an answer (`GET /privlink/dns/query`: rcode, answers, steps)."""
+    query = urllib.parse.urlencode({"name": name, "type": rdtype, "vnet": vnet})
+    return admin_call(clients, "GET", f"/privlink/dns/query?{query}", expect=(200,))
+
+
+def is_public_answer(ip: str) -> bool:
+    return ipaddress.ip_address(ip) in PUBLIC_ANSWERS

@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 from azure.mgmt.storage import models as storage_models
 
-from helpers import run_privlink, storage_account_name, wait_lro
+from helpers import TRANSPORTS, dns_query, resolver_address, run_privlink, storage_account_name, wait_lro
 
 # Each az start-up costs about a second; approve/reject about 11 s.
 AZ_TIMEOUT_SECONDS = 60
@@ -256,3 +256,75 @@ def test_az_storage_account_create(az):
     assert (taken["nameAvailable"], taken["reason"]) == (False, "AlreadyExists"), taken
     free = az("storage", "account", "check-name", "-n", storage_account_name())
     assert free["nameAvailable"] is True, free
+
+
+def test_az_private_dns_zone_group_flow(az, clients):
+    """The documented way to give a private endpoint its DNS name: a private DNS zone, a link to
+    the VNet, a zone group on the endpoint; then the VNet's resolver answers the account's public
+    name with the endpoint's private address (dnspython, UDP and TCP)."""
+    started = time.monotonic()
+    az.timings.clear()
+    zone = "privatelink.blob.core.windows.net"
+    rg = f"rg-az-dns-{os.urandom(3).hex()}"
+    az("group", "create", "--name", rg, "--location", "westeurope")
+    vnet = az(
+        "network", "vnet", "create", "-g", rg, "-n", "vnet1",
+        "--address-prefix", "10.80.0.0/16", "--subnet-name", "default", "--subnet-prefix", "10.80.1.0/24",
+    )["newVNet"]  # fmt: skip
+    sa_name = storage_account_name()
+    sa = az("storage", "account", "create", "-g", rg, "-n", sa_name, "--sku", "Standard_LRS", "--kind", "StorageV2")
+    pe = az(
+        "network", "private-endpoint", "create", "-g", rg, "-n", "pe1", "--vnet-name", "vnet1", "--subnet", "default",
+        "--private-connection-resource-id", sa["id"], "--group-id", "blob", "--connection-name", "c1",
+    )  # fmt: skip
+    (dns,) = pe["customDnsConfigs"]
+    assert dns == {"fqdn": f"{sa_name}.blob.core.windows.net", "ipAddresses": ["10.80.1.4"]}, dns
+
+    created = az("network", "private-dns", "zone", "create", "-g", rg, "-n", zone)
+    assert created["name"] == zone
+    assert created["location"] == "global"
+    assert created["provisioningState"] == "Succeeded"
+    assert created["numberOfRecordSets"] == 1
+    # az sends If-None-Match: * on create, so a second create of the zone is refused (412).
+    proc, where = az.run("network", "private-dns", "zone", "create", "-g", rg, "-n", zone)
+    assert proc.returncode != 0, f"{where}: a second create of the zone succeeded"
+    assert "PreconditionFailed" in proc.stderr, f"{where}\nstderr:\n{proc.stderr}"
+    link = az(
+        "network", "private-dns", "link", "vnet", "create", "-g", rg, "-z", zone, "-n", "link1",
+        "-v", "vnet1", "-e", "false",
+    )  # fmt: skip
+    assert link["virtualNetwork"]["id"].lower() == vnet["id"].lower()
+    assert link["registrationEnabled"] is False
+    assert link["virtualNetworkLinkState"] == "Completed"
+    assert link["provisioningState"] == "Succeeded"
+    group = az(
+        "network", "private-endpoint", "dns-zone-group", "create", "-g", rg, "--endpoint-name", "pe1",
+        "-n", "default", "--private-dns-zone", zone, "--zone-name", "blob",
+    )  # fmt: skip
+    assert group["name"] == "default"
+    assert group["provisioningState"] == "Succeeded"
+    (config,) = group["privateDnsZoneConfigs"]
+    assert config["name"] == "blob"
+    assert config["privateDnsZoneId"].lower() == created["id"].lower()
+    (written,) = config["recordSets"]
+    assert written["recordSetName"] == sa_name
+    assert written["fqdn"] == f"{sa_name}.{zone}"
+    assert written["ipAddresses"] == ["10.80.1.4"]
+
+    (record,) = az("network", "private-dns", "record-set", "a", "list", "-g", rg, "-z", zone)
+    assert record["name"] == sa_name
+    assert record["fqdn"] == f"{sa_name}.{zone}."
+    assert record["ttl"] == 10
+    assert record["aRecords"] == [{"ipv4Address": "10.80.1.4"}]
+
+    resolver = resolver_address(clients, vnet["id"])
+    for transport in TRANSPORTS:
+        answer = dns_query(resolver, f"{sa_name}.blob.core.windows.net", "A", transport)
+        assert answer.rcode == "NOERROR", f"{transport}: {answer}"
+        assert answer.cnames == [f"{sa_name}.{zone}"], f"{transport}: {answer}"
+        assert answer.addresses == ["10.80.1.4"], f"{transport}: {answer}"
+
+    elapsed = time.monotonic() - started
+    summary = ", ".join(f"{name} {t:.1f}s" for name, t in az.timings)
+    print(f"az timings: {summary}")
+    assert elapsed < FLOW_BUDGET_SECONDS, f"the az DNS flow took {elapsed:.0f}s: {summary}"

@@ -36,6 +36,7 @@ pub fn ensure_defaults(
 ) -> ArmResult<(Defaults, Option<String>)> {
     privlink_store::write(store, |tx| {
         let now = now_millis();
+        crate::platform::ensure_pools(tx)?;
         let tenant_id = match tx.meta_get("default_tenant")? {
             Some(t) => t,
             None => {

@@ -70,6 +70,60 @@ pub fn expand(pattern: &str, name: &str, region: &str) -> String {
     }
 }
 
+/// Whether `name` is `domain` or a name under it (compared case-insensitively, on label
+/// boundaries).
+pub fn is_within(name: &str, domain: &str) -> bool {
+    let (name, domain) = (name.trim_end_matches('.'), domain.trim_end_matches('.'));
+    name.eq_ignore_ascii_case(domain)
+        || (name.len() > domain.len()
+            && name.as_bytes()[name.len() - domain.len() - 1] == b'.'
+            && name[name.len() - domain.len()..].eq_ignore_ascii_case(domain))
+}
+
+/// The public domain a `privatelink.` zone stands for (`privatelink.blob.core.windows.net` →
+/// `blob.core.windows.net`).
+pub fn public_domain(zone: &str) -> Option<&str> {
+    zone.strip_prefix("privatelink.").filter(|rest| !rest.is_empty())
+}
+
+/// The record `fqdn` gets in `zone`, relative to it (`@` for the apex): the name's labels in
+/// front of the zone itself, or in front of the public domain a `privatelink.` zone stands for
+/// (`sa1.blob.core.windows.net` → `sa1` in privatelink.blob.core.windows.net).
+pub fn record_in_zone(fqdn: &str, zone: &str) -> Option<String> {
+    let fqdn = fqdn.trim_end_matches('.').to_ascii_lowercase();
+    let zone = zone.trim_end_matches('.').to_ascii_lowercase();
+    for domain in [Some(zone.as_str()), public_domain(&zone)].into_iter().flatten() {
+        if fqdn == domain {
+            return Some("@".into());
+        }
+        if is_within(&fqdn, domain) {
+            return Some(fqdn[..fqdn.len() - domain.len() - 1].to_string());
+        }
+    }
+    None
+}
+
+/// Where one of a group's member names lives privately: `(zone, record)`. The zone is the
+/// group's recommended zone whose public domain holds `fqdn` (the longest such domain); a name
+/// under none of them (Key Vault's `{name}.vault.azure.net` for privatelink.vaultcore.azure.net)
+/// puts its first label into the group's first zone, as Azure does. `None` for groups without a
+/// recommended zone.
+pub fn private_name(group: &Group, fqdn: &str, resource_name: &str, region: &str) -> Option<(String, String)> {
+    let zones: Vec<String> = group.zones.iter().map(|z| expand(z, resource_name, region)).collect();
+    let best = zones
+        .iter()
+        .filter_map(|z| public_domain(z).filter(|d| is_within(fqdn, d)).map(|d| (z, d.len())))
+        .max_by_key(|(_, len)| *len);
+    match best {
+        Some((zone, _)) => record_in_zone(fqdn, zone).map(|r| (zone.clone(), r)),
+        None => {
+            let zone = zones.first()?;
+            let first = fqdn.split('.').next().filter(|l| !l.is_empty())?;
+            Some((zone.clone(), first.to_ascii_lowercase()))
+        }
+    }
+}
+
 /// The short geo code of a region as Azure Backup, Site Recovery and Automation spell it in
 /// host and zone names (`westeurope` → `we`, `eastus2` → `eus2`). Regions missing from this
 /// table (the common ones are in it) fall back to their own lower-cased name.
@@ -746,6 +800,37 @@ mod tests {
     }
 
     #[test]
+    fn private_names_follow_the_recommended_zones() {
+        let blob = find("Microsoft.Storage/storageAccounts").unwrap().group("blob").unwrap();
+        assert_eq!(
+            private_name(blob, "sa1.blob.core.windows.net", "sa1", "westeurope"),
+            Some(("privatelink.blob.core.windows.net".into(), "sa1".into()))
+        );
+        let vault = find("Microsoft.KeyVault/vaults").unwrap().group("vault").unwrap();
+        assert_eq!(
+            private_name(vault, "kv1.vault.azure.net", "kv1", "westeurope"),
+            Some(("privatelink.vaultcore.azure.net".into(), "kv1".into()))
+        );
+        let kusto = find("Microsoft.Kusto/clusters").unwrap().group("cluster").unwrap();
+        assert_eq!(
+            private_name(kusto, "ingest-kc1.westeurope.kusto.windows.net", "kc1", "westeurope"),
+            Some(("privatelink.westeurope.kusto.windows.net".into(), "ingest-kc1".into()))
+        );
+        let batch = find("Microsoft.Batch/batchAccounts").unwrap().group("batchAccount").unwrap();
+        assert_eq!(
+            private_name(batch, "b1.westeurope.batch.azure.com", "b1", "westeurope"),
+            Some(("privatelink.batch.azure.com".into(), "b1.westeurope".into()))
+        );
+        let appgw = find("Microsoft.Network/applicationGateways").unwrap().group("appGwPrivateFrontendIp").unwrap();
+        assert_eq!(private_name(appgw, "gw.westeurope.cloudapp.azure.com", "gw", "westeurope"), None);
+        assert_eq!(record_in_zone("svc.contoso.internal", "contoso.internal"), Some("svc".into()));
+        assert_eq!(record_in_zone("contoso.internal.", "contoso.internal"), Some("@".into()));
+        assert_eq!(record_in_zone("a.b.other.net", "contoso.internal"), None);
+        assert!(is_within("A.Blob.core.windows.net", "blob.core.windows.net"));
+        assert!(!is_within("xblob.core.windows.net", "blob.core.windows.net"));
+    }
+
+    #[test]
     fn region_codes_expand() {
         assert_eq!(region_code("WestEurope"), "we");
         assert_eq!(region_code("east us 2"), "eus2");
@@ -830,12 +915,6 @@ mod tests {
         assert_eq!(group_ids("Microsoft.Media/mediaservices"), ["keydelivery", "liveevent", "streamingendpoint"]);
         assert_eq!(group_ids("Microsoft.Compute/diskAccesses"), ["disks"]);
         assert!(!find("Microsoft.Network/applicationGateways").unwrap().system_data);
-    }
-
-    /// The public domain a recommended zone is the `privatelink.` form of, if it is one
-    /// (`privatelink.blob.core.windows.net` → `blob.core.windows.net`).
-    fn public_domain(zone: &str) -> Option<&str> {
-        zone.strip_prefix("privatelink.")
     }
 
     /// Members whose public name is not under any of their group's zones' public domains; each

@@ -72,6 +72,11 @@ pub struct Limits {
     pub private_endpoints_per_vnet: u64,
     pub private_endpoints_per_subscription: u64,
     pub private_link_services_per_subscription: u64,
+    /// A private DNS zone's `maxNumberOfRecordSets`, `maxNumberOfVirtualNetworkLinks` and
+    /// `maxNumberOfVirtualNetworkLinksWithRegistration`, fixed when the zone is created.
+    pub record_sets_per_private_dns_zone: u64,
+    pub virtual_network_links_per_private_dns_zone: u64,
+    pub registration_links_per_private_dns_zone: u64,
     pub page_size: usize,
 }
 
@@ -85,6 +90,9 @@ impl Default for Limits {
             private_endpoints_per_vnet: 1000,
             private_endpoints_per_subscription: 64_000,
             private_link_services_per_subscription: 800,
+            record_sets_per_private_dns_zone: 5000,
+            virtual_network_links_per_private_dns_zone: 100,
+            registration_links_per_private_dns_zone: 50,
             page_size: 100,
         }
     }
@@ -113,6 +121,20 @@ pub struct FileConfig {
     /// Azure's pre-2022 rule: no private endpoint in a subnet whose
     /// `privateEndpointNetworkPolicies` are enabled, and no enabling them while endpoints exist.
     pub legacy_private_endpoint_network_policies: Option<bool>,
+    pub dns: Option<DnsFileConfig>,
+}
+
+/// `[dns]`: the per-VNet resolvers (see `dataplane::dns`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct DnsFileConfig {
+    pub enabled: Option<bool>,
+    /// The first VNet's resolver address (default 127.77.0.1:1053).
+    pub listen: Option<SocketAddr>,
+    /// `address` (next loopback address per VNet) or `port` (next port per VNet).
+    pub per_vnet: Option<crate::dataplane::dns::PerVnet>,
+    /// Where names privlink does not answer for are forwarded.
+    pub upstream: Option<SocketAddr>,
 }
 
 impl FileConfig {
@@ -134,6 +156,7 @@ pub struct ServeConfig {
     /// How management requests are authenticated (strict unless asked otherwise).
     pub auth: crate::identity::AuthMode,
     pub settings: Settings,
+    pub dns: crate::dataplane::dns::DnsSettings,
 }
 
 pub const DEFAULT_PORT: u16 = 8443;

@@ -247,12 +247,30 @@ fn check_names(registry: &Registry, id: &ResourceId) -> ArmResult<()> {
     Ok(())
 }
 
+/// How a write's body relates to what is stored.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum WriteMode {
+    /// PUT: the body is the whole desired state.
+    Put,
+    /// PATCH of a type that merges properties: the body's `tags` and `properties` keys replace
+    /// the stored ones; the resource must exist.
+    Patch,
+}
+
 /// PUT: create or replace.
 pub async fn put(state: &AppState, req: &ArmRequest, id: ResourceId) -> ArmResult<Response> {
+    write_document(state, req, id, WriteMode::Put).await
+}
+
+/// The PUT flow, shared by PATCH for types whose properties can be patched.
+async fn write_document(state: &AppState, req: &ArmRequest, id: ResourceId, mode: WriteMode) -> ArmResult<Response> {
     let ty = resolve_type(&state.registry, req, &id.type_name())?.clone();
-    let id = id.with_canonical_type(ty.type_name());
+    let mut id = id.with_canonical_type(ty.type_name());
     check_names(&state.registry, &id)?;
-    let body = req.body_object()?;
+    if ty.lowercase_name() {
+        id = id.with_lowercase_name();
+    }
+    let request_body = req.body_object()?;
     let lro = ty.put_style() == Lro::Async;
     let (req2, reconciler) = (req.clone(), state.reconciler.clone());
     let api_version = req.api_version().unwrap_or_default().to_string();
@@ -265,6 +283,9 @@ pub async fn put(state: &AppState, req: &ArmRequest, id: ResourceId) -> ArmResul
             registration::ensure_registered(w.tx, &id)?;
             let key = id.key();
             let existing = w.get(&key)?;
+            if mode == WriteMode::Patch && existing.is_none() {
+                return Err(not_found(&id, ty.type_name()));
+            }
             arm::check_preconditions(req2.if_match.as_deref(), req2.if_none_match.as_deref(), existing.as_ref().map(|r| r.etag.as_str()))?;
             if let Some(row) = &existing {
                 ensure_idle(w.tx, row, &req2)?;
@@ -274,6 +295,10 @@ pub async fn put(state: &AppState, req: &ArmRequest, id: ResourceId) -> ArmResul
                     ensure_idle(w.tx, &parent_row, &req2)?;
                 }
             }
+            let body = match (&existing, mode) {
+                (Some(row), WriteMode::Patch) => merge_patch(row, &request_body)?,
+                _ => request_body.clone(),
+            };
             let obj = Obj::new(&body, "");
             let mut stored = Map::new();
             let location = if ty.tracked() {
@@ -351,6 +376,29 @@ pub async fn put(state: &AppState, req: &ArmRequest, id: ResourceId) -> ArmResul
     Ok(arm::json_response(status, &rendered, &headers))
 }
 
+/// The body a merging PATCH stands for: the stored location, tags and properties, with the
+/// request's `tags` and each of its `properties` keys replacing the stored ones.
+fn merge_patch(existing: &ResourceRow, patch: &Map<String, Value>) -> ArmResult<Map<String, Value>> {
+    let patch_obj = Obj::new(patch, "");
+    let mut body = Map::new();
+    if let Some(loc) = existing.body.get("location") {
+        body.insert("location".into(), loc.clone());
+    }
+    match json::tags(patch_obj)? {
+        Some(tags) => body.insert("tags".into(), Value::Object(tags)),
+        None => body.insert("tags".into(), existing.body.get("tags").cloned().unwrap_or_else(|| json!({}))),
+    };
+    let mut props = crate::providers::properties(existing).clone();
+    props.remove("provisioningState");
+    if let Some(changes) = patch_obj.obj("properties")? {
+        for (k, v) in changes {
+            props.insert(k.clone(), v.clone());
+        }
+    }
+    body.insert("properties".into(), Value::Object(props));
+    Ok(body)
+}
+
 fn row_namespace(row: &ResourceRow) -> String {
     ResourceId::parse(&row.id)
         .and_then(|id| id.provider.map(|p| p.namespace))
@@ -399,9 +447,13 @@ pub fn not_found(id: &ResourceId, type_name: &str) -> ArmError {
     ArmError::ResourceNotFound { type_name: type_part, name: name_part, resource_group: id.resource_group.clone() }
 }
 
-/// PATCH: tags only (Network's UpdateTags and ARM's resource-group PATCH).
+/// PATCH: tags only (Network's UpdateTags and ARM's resource-group PATCH), or, for types whose
+/// properties can be patched (Private DNS), a merge of tags and properties run through PUT.
 pub async fn patch(state: &AppState, req: &ArmRequest, id: ResourceId) -> ArmResult<Response> {
     let ty = resolve_type(&state.registry, req, &id.type_name())?.clone();
+    if ty.patch_merges_properties() {
+        return write_document(state, req, id, WriteMode::Patch).await;
+    }
     let body = req.body_object()?;
     let req2 = req.clone();
     let (row, rendered) = state
@@ -425,7 +477,7 @@ pub async fn patch(state: &AppState, req: &ArmRequest, id: ResourceId) -> ArmRes
                     b.insert("tags".into(), Value::Object(tags));
                 }
             }
-            row.etag = arm::new_etag();
+            row.etag = ty.new_etag();
             row.updated_at = w.now;
             w.tx.put(&row)?;
             let rendered = render(w.tx, w.registry, &row)?;

@@ -14,6 +14,8 @@ async fn load(state: &AppState, subscription: &str, operation_id: &str) -> ArmRe
     let id = operation_id.to_string();
     // With immediate timing, the first poll already sees the terminal state.
     tokio::task::spawn_blocking(move || reconciler.drive_operation(&id)).await.map_err(|_| ArmError::Internal)??;
+    // What the operation changed is visible to the data planes before its status is.
+    state.planes.sync().await;
     let id = operation_id.to_string();
     let sub = subscription.to_ascii_lowercase();
     state

@@ -15,7 +15,7 @@ use crate::identity::endpoints;
 use crate::providers::authorization::{self, rbac};
 use crate::providers::resources::{locations, providers as registration, subscriptions};
 use crate::state::AppState;
-use crate::{admin, engine, identity, operations, private_link};
+use crate::{admin, diagnostics, engine, identity, operations, private_link};
 
 pub fn build(state: AppState) -> Router {
     Router::new()
@@ -36,6 +36,9 @@ pub fn build(state: AppState) -> Router {
         .route("/privlink/admin/tenants/{tenant}/users", post(admin::create_user))
         .route("/privlink/admin/subscriptions/{subscription_id}", axum::routing::put(admin::put_subscription))
         .route("/privlink/admin/identity-env", get(admin::identity_env))
+        .route("/privlink/dns/resolvers", get(diagnostics::resolvers))
+        .route("/privlink/dns/query", get(diagnostics::query))
+        .route("/privlink/diagnose", get(diagnostics::diagnose))
         .fallback(arm_fallback)
         .layer(axum::middleware::from_fn(arm::standard_headers))
         .with_state(state)
@@ -293,6 +296,16 @@ async fn dispatch(state: &AppState, req: &ArmRequest) -> ArmResult<Response> {
         }
         ArmPath::Collection { scope, namespace: Some(ns), types }
             if ns.eq_ignore_ascii_case("Microsoft.Network")
+                && matches!(types.as_slice(), [z, all] if z.eq_ignore_ascii_case("privateDnsZones") && all.eq_ignore_ascii_case("ALL"))
+                && scope.provider.is_some() =>
+        {
+            if m != Method::GET {
+                return Err(ArmError::MethodNotAllowed { method: m.to_string() });
+            }
+            crate::providers::private_dns::record_sets::list_all(state, req, scope.clone()).await
+        }
+        ArmPath::Collection { scope, namespace: Some(ns), types }
+            if ns.eq_ignore_ascii_case("Microsoft.Network")
                 && types.len() == 2
                 && types[0].eq_ignore_ascii_case("locations") =>
         {
@@ -368,10 +381,17 @@ fn parent_type(state: &AppState, type_name: &str) -> String {
         .unwrap_or_else(|| parent.to_string())
 }
 
+/// Operation polls carry the api-version of the request that started them: any version one of
+/// the namespace's types accepts (Private DNS and Network share `Microsoft.Network`).
 fn api_version_for_namespace(state: &AppState, req: &ArmRequest, id: &ResourceId) -> ArmResult<()> {
     let ns = id.provider.as_ref().map(|p| p.namespace.clone()).unwrap_or_default();
-    let versions = state.registry.types_in(&ns).first().map(|t| t.api_versions()).unwrap_or(api_version::RESOURCES);
-    api_version::check(req.api_version(), &format!("{ns}/locations/operations"), versions)
+    let types = state.registry.types_in(&ns);
+    let what = format!("{ns}/locations/operations");
+    if types.iter().any(|t| api_version::check(req.api_version(), &what, t.api_versions()).is_ok()) {
+        return Ok(());
+    }
+    let versions = types.first().map(|t| t.api_versions()).unwrap_or(api_version::RESOURCES);
+    api_version::check(req.api_version(), &what, versions)
 }
 
 /// `GET /subscriptions` and `GET /tenants`: only the caller's tenant, and only subscriptions

@@ -98,6 +98,15 @@ pub async fn serve(
 
     let settings = Arc::new(config.settings.clone());
     let registry = Arc::new(Registry::new());
+    let (store2, registry2) = (store.clone(), registry.clone());
+    tokio::task::spawn_blocking(move || {
+        privlink_store::write(&*store2, |tx| crate::platform::backfill(tx, &registry2))
+    })
+    .await?
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let planes = crate::dataplane::DataPlanes::start(store.clone(), config.dns.clone())
+        .await
+        .context("starting the data planes")?;
     let reconciler = Arc::new(Reconciler::new(store.clone(), registry.clone(), settings.clone()));
     let state = AppState {
         store,
@@ -106,6 +115,7 @@ pub async fn serve(
         reconciler: reconciler.clone(),
         defaults: Arc::new(defaults.clone()),
         identity: identity.clone(),
+        planes: planes.clone(),
         subscription_tenants: Default::default(),
     };
 
@@ -175,6 +185,7 @@ pub async fn serve(
         tracing::warn!("open connections did not finish within 10s");
     }
     let _ = reconciler_task.await;
+    planes.shutdown().await;
     let _ = std::fs::remove_file(config.data_dir.join("endpoint.json"));
     Ok(())
 }

@@ -17,6 +17,8 @@ pub struct AppState {
     pub reconciler: Arc<Reconciler>,
     pub defaults: Arc<crate::bootstrap::Defaults>,
     pub identity: Arc<crate::identity::IdentityService>,
+    /// DNS (and later the gateway): fed by the change stream, synced after every write.
+    pub planes: Arc<crate::dataplane::DataPlanes>,
     /// Which tenant each subscription belongs to, for the per-request tenant check (filled
     /// from the store on first use; the admin surface updates it when it writes one).
     pub subscription_tenants: Arc<parking_lot::RwLock<std::collections::HashMap<String, String>>>,
@@ -66,8 +68,13 @@ impl AppState {
         })
         .await
         .map_err(|_| ArmError::Internal)?;
-        if result.is_ok() && lro {
-            self.reconciler.wake();
+        if result.is_ok() {
+            if lro {
+                self.reconciler.wake();
+            }
+            // Read-your-writes for the data planes: a client that sees this write succeed
+            // gets DNS answers that reflect it.
+            self.planes.sync().await;
         }
         result
     }

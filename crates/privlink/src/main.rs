@@ -59,6 +59,17 @@ enum Command {
         #[command(flatten)]
         connect: cli::client::Connect,
     },
+    /// DNS as each virtual network sees it: `dns query <name> --vnet <vnet>` answers and explains,
+    /// `dns resolvers` lists where each VNet's resolver (Azure's 168.63.129.16) listens.
+    Dns {
+        #[command(flatten)]
+        common: cli::dns::DnsCommon,
+        #[command(subcommand)]
+        command: cli::dns::DnsCommand,
+    },
+    /// Why a name does or does not reach a service from a VNet: the DNS answer, the private
+    /// endpoint or public endpoint behind it, its connection state and the path.
+    Diagnose(cli::dns::DiagnoseArgs),
     /// Administration: tenants, subscriptions, service principals, users (administrator only).
     Admin {
         #[command(flatten)]
@@ -93,6 +104,21 @@ struct ServeArgs {
     /// permissive (any bearer token acts as the administrator; for quick experiments only).
     #[arg(long, env = "PRIVLINK_AUTH")]
     auth: Option<String>,
+    /// The first virtual network's DNS resolver address (default 127.77.0.1:1053); the others
+    /// follow it (see --dns-per-vnet). Port 0 gives each VNet a free port.
+    #[arg(long, env = "PRIVLINK_DNS_LISTEN")]
+    dns_listen: Option<SocketAddr>,
+    /// How each further VNet's resolver address is chosen: address (the next loopback address,
+    /// same port) or port (the same address, the next port).
+    #[arg(long, env = "PRIVLINK_DNS_PER_VNET")]
+    dns_per_vnet: Option<String>,
+    /// Forward names privlink does not answer for to this resolver (e.g. 127.0.0.53:53);
+    /// without one they are refused.
+    #[arg(long, env = "PRIVLINK_DNS_UPSTREAM")]
+    dns_upstream: Option<SocketAddr>,
+    /// Do not serve DNS (the explanation API still answers).
+    #[arg(long)]
+    no_dns: bool,
 }
 
 fn resolve(args: ServeArgs) -> anyhow::Result<ServeConfig> {
@@ -111,6 +137,20 @@ fn resolve(args: ServeArgs) -> anyhow::Result<ServeConfig> {
     };
     let store =
         args.store.or(file.store).unwrap_or_else(|| args.data_dir.join("privlink.db").to_string_lossy().into_owned());
+    let dns_file = file.dns.unwrap_or_default();
+    let defaults = privlink_server::dataplane::dns::DnsSettings::default();
+    let dns = privlink_server::dataplane::dns::DnsSettings {
+        enabled: !args.no_dns && dns_file.enabled.unwrap_or(true),
+        listen: args.dns_listen.or(dns_file.listen).unwrap_or(defaults.listen),
+        per_vnet: match args.dns_per_vnet {
+            Some(text) => text.parse().map_err(|e: String| anyhow::anyhow!(e))?,
+            None => dns_file.per_vnet.unwrap_or(defaults.per_vnet),
+        },
+        upstream: args.dns_upstream.or(dns_file.upstream),
+    };
+    if !dns.listen.ip().is_loopback() {
+        anyhow::bail!("the DNS listen address {} is not a loopback address", dns.listen);
+    }
     Ok(ServeConfig {
         listen: args.listen.or(file.listen).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], DEFAULT_PORT))),
         store,
@@ -121,6 +161,7 @@ fn resolve(args: ServeArgs) -> anyhow::Result<ServeConfig> {
             limits: file.limits.unwrap_or_default(),
             legacy_network_policies: file.legacy_private_endpoint_network_policies.unwrap_or(false),
         },
+        dns,
         data_dir: args.data_dir,
     })
 }
@@ -166,6 +207,18 @@ fn print_banner(started: &privlink_server::Started, config: &ServeConfig) {
     println!("privlink {} listening on {}", env!("CARGO_PKG_VERSION"), started.url);
     println!("  store:        {redacted_store}");
     println!("  provisioning: {}", config.settings.timing);
+    if config.dns.enabled {
+        let scheme = match config.dns.per_vnet {
+            privlink_server::dataplane::dns::PerVnet::Address => "the next address for each further VNet",
+            privlink_server::dataplane::dns::PerVnet::Port => "the next port for each further VNet",
+        };
+        println!(
+            "  dns:          one resolver per VNet from {} ({scheme}; `privlink dns resolvers`)",
+            config.dns.listen
+        );
+    } else {
+        println!("  dns:          off (--no-dns)");
+    }
     println!("  tenant:       {}", started.defaults.tenant_id);
     println!("  subscription: {}", started.defaults.subscription_id);
     if let Some(ca) = &started.ca_file {
@@ -253,6 +306,8 @@ async fn run() -> anyhow::Result<()> {
         Command::AzLogin(args) => cli::azcli::az_login(args).await,
         Command::Identity { connect, command } => cli::env::identity(connect, command).await,
         Command::Admin { common, command } => cli::admin::admin(common, command).await,
+        Command::Dns { common, command } => cli::dns::dns(common, command).await,
+        Command::Diagnose(args) => cli::dns::diagnose(args).await,
     }
 }
 

@@ -65,6 +65,10 @@ pub const NETWORK: &[&str] = &[
     "2026-03-01",
 ];
 
+/// Microsoft.Network's Private DNS resource provider (zones, virtual-network links, record
+/// sets): its own versions, separate from the Network RP's.
+pub const PRIVATE_DNS: &[&str] = &["2018-09-01", "2020-01-01", "2020-06-01", "2024-06-01"];
+
 /// Microsoft.Resources (subscriptions, resource groups, providers, locations, tenants).
 pub const RESOURCES: &[&str] = &[
     "2014-04-01",

@@ -255,6 +255,14 @@ impl ResourceId {
         self
     }
 
+    /// The same id with its own name lower-cased (Private DNS record sets keep names that way).
+    pub fn with_lowercase_name(mut self) -> ResourceId {
+        if let Some((_, name)) = self.provider.as_mut().and_then(|p| p.pairs.last_mut()) {
+            *name = name.to_ascii_lowercase();
+        }
+        self
+    }
+
     pub fn key(&self) -> String {
         self.to_string().to_ascii_lowercase()
     }

@@ -15,6 +15,20 @@ pub enum NameRule {
     KustoCluster,
     /// ARM's generic limit: 1-260, none of `<>%&:\?/` or control characters.
     Generic,
+    /// Private DNS zones: a DNS name of at least two labels, at most 253 characters; labels of
+    /// 1-63 letters, digits, '-' or '_', not starting or ending with '-'.
+    DnsZone,
+    /// Private DNS record sets, relative to their zone: `@` for the apex, or labels as for
+    /// zones, the first of which may be the wildcard `*`.
+    DnsRecordSet,
+}
+
+/// A DNS label privlink accepts in zone and record names.
+fn dns_label(label: &str) -> bool {
+    (1..=63).contains(&label.len())
+        && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        && !label.starts_with('-')
+        && !label.ends_with('-')
 }
 
 impl NameRule {
@@ -25,6 +39,8 @@ impl NameRule {
             NameRule::StorageAccount => "use 3 to 24 lower-case letters and digits.",
             NameRule::KustoCluster => "use 4 to 22 lower-case letters and digits, starting with a letter.",
             NameRule::Generic => "use 1 to 260 characters, none of '<', '>', '%', '&', ':', '\\', '?', '/' or control characters.",
+            NameRule::DnsZone => "use a DNS name of at least two labels and at most 253 characters; each label 1 to 63 letters, digits, '-' or '_', not starting or ending with '-'.",
+            NameRule::DnsRecordSet => "use '@' for the zone apex, or DNS labels of 1 to 63 letters, digits, '-' or '_' (not starting or ending with '-') separated by '.', the first of which may be '*'.",
         }
     }
 
@@ -55,6 +71,15 @@ impl NameRule {
                 (1..=260).contains(&name.chars().count())
                     && !name.chars().any(|c| c.is_control() || "<>%&:\\?/".contains(c))
             }
+            NameRule::DnsZone => {
+                let name = name.strip_suffix('.').unwrap_or(name);
+                name.len() <= 253 && name.split('.').count() >= 2 && name.split('.').all(dns_label)
+            }
+            NameRule::DnsRecordSet => {
+                name == "@"
+                    || (name.len() <= 253
+                        && name.split('.').enumerate().all(|(i, label)| (i == 0 && label == "*") || dns_label(label)))
+            }
         };
         if ok {
             Ok(())
@@ -83,5 +108,18 @@ mod tests {
         assert!(Network.check("bad name", "t").is_err());
         assert!(Network.check(&"a".repeat(81), "t").is_err());
         assert!(Generic.check("a:b", "t").is_err());
+        assert!(DnsZone.check("privatelink.blob.core.windows.net", "t").is_ok());
+        assert!(DnsZone.check("contoso.com.", "t").is_ok());
+        assert!(DnsZone.check("localhost", "t").is_err());
+        assert!(DnsZone.check("a..b", "t").is_err());
+        assert!(DnsZone.check("-a.b", "t").is_err());
+        assert!(DnsZone.check(&format!("{}.com", "a".repeat(64)), "t").is_err());
+        assert!(DnsRecordSet.check("@", "t").is_ok());
+        assert!(DnsRecordSet.check("sa1", "t").is_ok());
+        assert!(DnsRecordSet.check("a.b_c", "t").is_ok());
+        assert!(DnsRecordSet.check("*.app", "t").is_ok());
+        assert!(DnsRecordSet.check("a.*", "t").is_err());
+        assert!(DnsRecordSet.check("bad name", "t").is_err());
+        assert!(DnsRecordSet.check("", "t").is_err());
     }
 }

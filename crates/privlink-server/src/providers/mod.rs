@@ -7,6 +7,7 @@ pub mod approval;
 pub mod authorization;
 pub mod managed_identity;
 pub mod network;
+pub mod private_dns;
 pub mod resources;
 pub mod targets;
 
@@ -87,6 +88,19 @@ pub trait ResourceType: Send + Sync + 'static {
     fn etag(&self) -> bool {
         true
     }
+    /// A new ETag for a write (Network's are weak `W/"guid"`, Private DNS's bare GUIDs).
+    fn new_etag(&self) -> String {
+        new_etag()
+    }
+    /// Whether the resource's own name is stored lower-cased (Private DNS record sets).
+    fn lowercase_name(&self) -> bool {
+        false
+    }
+    /// Whether PATCH merges `properties` (and tags) and revalidates through `put`, instead of
+    /// touching tags only.
+    fn patch_merges_properties(&self) -> bool {
+        false
+    }
     /// Validate the request and return the `properties` to store. Runs inside the write
     /// transaction; may write other rows through `w` (e.g. subnets given inline in a VNet).
     fn put(&self, w: &mut Write<'_>, input: &PutInput<'_>) -> ArmResult<Map<String, Value>>;
@@ -120,6 +134,7 @@ impl Registry {
         let mut registry = Registry { types: HashMap::new() };
         resources::register(&mut registry);
         network::register(&mut registry);
+        private_dns::register(&mut registry);
         managed_identity::register(&mut registry);
         targets::register(&mut registry);
         registry
@@ -223,11 +238,26 @@ impl<'a> Write<'a> {
                 body.insert("internal".into(), internal.clone());
             }
         }
-        let row = self.row(id, body, new_etag(), existing.map_or(self.now, |e| e.created_at));
+        let etag = self.registry.get(&id.type_key()).map_or_else(new_etag, |t| t.new_etag());
+        let row = self.row(id, body, etag, existing.map_or(self.now, |e| e.created_at));
         self.tx.put(&row)?;
         if self.lro {
             self.provisioning.push(row.key.clone());
         }
+        Ok(row)
+    }
+
+    /// Store a row that has no provisioning state of its own (Private DNS record sets written
+    /// on a resource's behalf), finished at once whatever the write's timing.
+    pub fn save_finished(
+        &mut self,
+        id: &ResourceId,
+        existing: Option<&ResourceRow>,
+        body: Map<String, Value>,
+    ) -> ArmResult<ResourceRow> {
+        let etag = self.registry.get(&id.type_key()).map_or_else(new_etag, |t| t.new_etag());
+        let row = self.row(id, body, etag, existing.map_or(self.now, |e| e.created_at));
+        self.tx.put(&row)?;
         Ok(row)
     }
 

@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod azcli;
 pub mod client;
+pub mod dns;
 pub mod env;
 pub mod private_link;
 pub mod shell;

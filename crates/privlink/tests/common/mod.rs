@@ -19,10 +19,13 @@ use reqwest::header::HeaderMap;
 use reqwest::Method;
 use serde_json::{json, Value};
 
+pub mod dns;
 pub mod private_link;
 
 /// The Microsoft.Network api-version the helpers send unless a path names one.
 pub const NET_API: &str = "2024-07-01";
+/// The Private DNS api-version the helpers send for `privateDnsZones` paths.
+pub const DNS_API: &str = "2024-06-01";
 /// The Microsoft.Resources api-version the helpers send unless a path names one.
 pub const RES_API: &str = "2025-04-01";
 pub const LOCATION: &str = "westeurope";
@@ -225,8 +228,18 @@ impl Server {
         if let Some(store) = &self.store {
             command.arg("--store").arg(store);
         }
+        // Every VNet's resolver on its own free port: servers of parallel tests never collide.
+        command.arg("--dns-listen").arg("127.77.0.1:0");
         command.args(args);
-        for var in ["PRIVLINK_DATA_DIR", "PRIVLINK_STORE", "PRIVLINK_LISTEN", "PRIVLINK_PROVISIONING"] {
+        for var in [
+            "PRIVLINK_DATA_DIR",
+            "PRIVLINK_STORE",
+            "PRIVLINK_LISTEN",
+            "PRIVLINK_PROVISIONING",
+            "PRIVLINK_DNS_LISTEN",
+            "PRIVLINK_DNS_PER_VNET",
+            "PRIVLINK_DNS_UPSTREAM",
+        ] {
             command.env_remove(var);
         }
         command.env("PRIVLINK_LOG", "info");
@@ -551,8 +564,14 @@ impl Server {
         if path.to_ascii_lowercase().contains("api-version=") {
             return path.to_string();
         }
-        let version =
-            if path.to_ascii_lowercase().contains("/providers/microsoft.network/") { NET_API } else { RES_API };
+        let lower = path.to_ascii_lowercase();
+        let version = if lower.contains("/providers/microsoft.network/privatednszones") {
+            DNS_API
+        } else if lower.contains("/providers/microsoft.network/") {
+            NET_API
+        } else {
+            RES_API
+        };
         let sep = if path.contains('?') { '&' } else { '?' };
         format!("{path}{sep}api-version={version}")
     }
@@ -715,7 +734,9 @@ impl Server {
         }
         let g = self.get(path).await;
         assert_eq!(g.status, 200, "GET {path} after PUT: {g}");
-        assert_eq!(g.state(), "Succeeded", "GET {path} after PUT: {g}");
+        // A resource without a provisioning state (a Private DNS record set) counts as Succeeded.
+        let stateless = g.json["properties"].get("provisioningState").is_none();
+        assert!(stateless || g.state() == "Succeeded", "GET {path} after PUT: {g}");
         g.json
     }
 

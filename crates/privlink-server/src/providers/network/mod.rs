@@ -4,6 +4,7 @@
 pub mod address;
 pub mod network_interfaces;
 pub mod network_security_groups;
+pub mod private_dns_zone_groups;
 pub mod private_endpoints;
 pub mod private_link_services;
 pub mod security_rules;
@@ -25,6 +26,7 @@ pub fn register(registry: &mut Registry) {
     registry.add(security_rules::SecurityRules);
     registry.add(network_interfaces::NetworkInterfaces);
     registry.add(private_endpoints::PrivateEndpoints);
+    registry.add(private_dns_zone_groups::PrivateDnsZoneGroups);
     private_link_services::register(registry);
 }
 

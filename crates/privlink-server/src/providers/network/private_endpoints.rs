@@ -586,6 +586,30 @@ impl ResourceType for PrivateEndpoints {
     }
 }
 
+/// An endpoint's names and addresses: `(fqdn, addresses)` from its `customDnsConfigs`, names
+/// lower-cased.
+pub fn dns_names(pe: &ResourceRow) -> Vec<(String, Vec<String>)> {
+    properties(pe)
+        .get("customDnsConfigs")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|c| {
+            let fqdn = c.get("fqdn")?.as_str()?.to_ascii_lowercase();
+            let ips = c.get("ipAddresses")?.as_array()?.iter().filter_map(Value::as_str).map(str::to_string).collect();
+            Some((fqdn, ips))
+        })
+        .collect()
+}
+
+/// An endpoint's one connection, from whichever of its two arrays holds it.
+pub fn connection(pe: &ResourceRow) -> Option<&Value> {
+    let props = properties(pe);
+    ["privateLinkServiceConnections", "manualPrivateLinkServiceConnections"]
+        .iter()
+        .find_map(|list| props.get(*list).and_then(Value::as_array).and_then(|a| a.first()))
+}
+
 /// A PUT on an existing endpoint: its subnet, target and IPs never change; the request message
 /// may.
 #[allow(clippy::too_many_arguments)]

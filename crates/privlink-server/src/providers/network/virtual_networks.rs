@@ -103,6 +103,10 @@ impl ResourceType for VirtualNetworks {
             .and_then(|e| properties(e).get("resourceGuid").cloned())
             .unwrap_or_else(|| json!(uuid::Uuid::new_v4().to_string()));
         props.insert("resourceGuid".into(), resource_guid);
+        if input.existing.is_none() {
+            let slot = crate::platform::allocate_resolver_slot(w.tx, &id.key())?;
+            w.internal = Some(json!({ "resolverSlot": slot }));
+        }
 
         // Children given inline replace the current set: validate them all first.
         let parent = id.to_string();

@@ -90,7 +90,11 @@ impl ResourceType for TargetType {
         false
     }
 
-    fn put(&self, _w: &mut Write<'_>, input: &PutInput<'_>) -> ArmResult<Map<String, Value>> {
+    fn put(&self, w: &mut Write<'_>, input: &PutInput<'_>) -> ArmResult<Map<String, Value>> {
+        if input.existing.is_none() {
+            let address = crate::platform::allocate_public_address(w.tx, &input.id.key())?;
+            w.internal = Some(json!({ "publicAddress": address.to_string() }));
+        }
         let body = input.properties();
         let mut props = Map::new();
         let access =

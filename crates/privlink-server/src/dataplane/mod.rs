@@ -1,0 +1,224 @@
+//! Data planes: the servers that act on what the store holds (the per-VNet DNS resolvers
+//! today), fed by the store's change stream and answering from memory.
+//!
+//! One feed task owns the flow: it subscribes to the change stream before loading everything
+//! once, then takes committed changes in batches, re-reads the rows they name (level-triggered:
+//! the row as it is now, or its absence) and applies them to the [`topology::Topology`] and the
+//! DNS catalog. Nothing on a query's path reads the store.
+//!
+//! [`DataPlanes::sync`] is a barrier: it returns once every change committed before the call
+//! is applied. API writes pass it before they answer, so a client that sees its PUT succeed
+//! gets answers that reflect it.
+
+pub mod dns;
+pub mod topology;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::RwLock;
+use privlink_store::{ListQuery, ResourceRow, Scope, Store};
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+use self::dns::{DnsPlane, DnsSettings};
+use self::topology::{row_kind, RowKind, Topology};
+
+pub struct DataPlanes {
+    pub topology: Arc<RwLock<Topology>>,
+    pub dns: Arc<DnsPlane>,
+    barrier: mpsc::Sender<oneshot::Sender<()>>,
+}
+
+/// How long a write waits for the planes before answering anyway.
+const SYNC_TIMEOUT: Duration = Duration::from_secs(2);
+
+impl DataPlanes {
+    /// Load the store's current state and start following its changes.
+    pub async fn start(store: Arc<dyn Store>, settings: DnsSettings) -> anyhow::Result<Arc<DataPlanes>> {
+        let changes = store.subscribe();
+        let planes = DataPlanesInner {
+            topology: Arc::new(RwLock::new(Topology::default())),
+            dns: DnsPlane::new(settings),
+            store,
+        };
+        let (barrier, barriers) = mpsc::channel(1024);
+        let public = Arc::new(DataPlanes { topology: planes.topology.clone(), dns: planes.dns.clone(), barrier });
+        planes.full_reload().await?;
+        tokio::spawn(planes.run(changes, barriers));
+        Ok(public)
+    }
+
+    /// Wait until every change committed before this call is applied (bounded).
+    pub async fn sync(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.barrier.send(tx).await.is_err() {
+            return;
+        }
+        if tokio::time::timeout(SYNC_TIMEOUT, rx).await.is_err() {
+            tracing::warn!("data planes did not catch up within {SYNC_TIMEOUT:?}; answering anyway");
+        }
+    }
+
+    pub async fn shutdown(&self) {
+        self.dns.server.shutdown().await;
+    }
+}
+
+struct DataPlanesInner {
+    topology: Arc<RwLock<Topology>>,
+    dns: Arc<DnsPlane>,
+    store: Arc<dyn Store>,
+}
+
+/// Which rows the planes read.
+fn relevant(type_key: &str) -> bool {
+    row_kind(type_key).is_some() || DnsPlane::reads(type_key)
+}
+
+impl DataPlanesInner {
+    async fn run(
+        self,
+        mut changes: broadcast::Receiver<privlink_store::Change>,
+        mut barriers: mpsc::Receiver<oneshot::Sender<()>>,
+    ) {
+        loop {
+            let mut pending: BTreeMap<String, String> = BTreeMap::new();
+            let mut waiting: Vec<oneshot::Sender<()>> = Vec::new();
+            let mut reload = false;
+            tokio::select! {
+                change = changes.recv() => match change {
+                    Ok(c) => { if relevant(&c.type_key) { pending.insert(c.key, c.type_key); } }
+                    Err(broadcast::error::RecvError::Lagged(n)) => {
+                        tracing::warn!(missed = n, "data planes fell behind the change stream; reloading");
+                        reload = true;
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return,
+                },
+                barrier = barriers.recv() => match barrier {
+                    Some(b) => waiting.push(b),
+                    None => return,
+                },
+            }
+            // Take everything already committed, so one read serves the whole batch and the
+            // barriers answer after it.
+            loop {
+                match changes.try_recv() {
+                    Ok(c) => {
+                        if relevant(&c.type_key) {
+                            pending.insert(c.key, c.type_key);
+                        }
+                    }
+                    Err(broadcast::error::TryRecvError::Lagged(_)) => reload = true,
+                    Err(_) => break,
+                }
+            }
+            while let Ok(b) = barriers.try_recv() {
+                waiting.push(b);
+            }
+            let outcome = if reload { self.full_reload().await } else { self.apply(pending).await };
+            if let Err(e) = outcome {
+                tracing::error!(error = %e, "data planes could not read the store; retrying with a full reload");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                if let Err(e) = self.full_reload().await {
+                    tracing::error!(error = %e, "data planes reload failed");
+                }
+            }
+            for b in waiting {
+                let _ = b.send(());
+            }
+        }
+    }
+
+    /// Re-read the rows `pending` names and apply them.
+    async fn apply(&self, pending: BTreeMap<String, String>) -> anyhow::Result<()> {
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let store = self.store.clone();
+        let rows = tokio::task::spawn_blocking(move || {
+            privlink_store::read(&*store, |tx| {
+                let mut rows = Vec::with_capacity(pending.len());
+                for (key, type_key) in &pending {
+                    rows.push((key.clone(), type_key.clone(), tx.get(key)?));
+                }
+                Ok::<_, privlink_store::StoreError>(rows)
+            })
+        })
+        .await??;
+        self.apply_rows(rows).await;
+        Ok(())
+    }
+
+    /// Forget everything and load the store's current rows.
+    async fn full_reload(&self) -> anyhow::Result<()> {
+        let store = self.store.clone();
+        let rows = tokio::task::spawn_blocking(move || {
+            privlink_store::read(&*store, |tx| {
+                let mut rows = Vec::new();
+                let mut types = topology::type_keys();
+                types.extend(DnsPlane::type_keys());
+                for type_key in &types {
+                    let query =
+                        ListQuery { scope: Scope::All, type_key: Some(type_key), after: None, limit: usize::MAX >> 1 };
+                    for row in tx.list(&query)? {
+                        rows.push((row.key.clone(), type_key.clone(), Some(row)));
+                    }
+                }
+                Ok::<_, privlink_store::StoreError>(rows)
+            })
+        })
+        .await??;
+        {
+            let mut catalog = self.dns.catalog.write();
+            *catalog = privlink_dns::Catalog::new();
+            catalog.set_authoritative_suffixes(dns::authoritative_suffixes());
+        }
+        let old_vnets: Vec<String> = self.topology.read().vnets.keys().cloned().collect();
+        *self.topology.write() = Topology::default();
+        let mut rows = rows;
+        // Resolvers of VNets that are gone stop; the rest are reconciled with the rows.
+        for key in old_vnets {
+            if !rows.iter().any(|(k, _, _)| *k == key) {
+                rows.push((key, crate::providers::network::virtual_networks::TYPE.to_ascii_lowercase(), None));
+            }
+        }
+        self.apply_rows(rows).await;
+        Ok(())
+    }
+
+    async fn apply_rows(&self, rows: Vec<(String, String, Option<ResourceRow>)>) {
+        let mut targets = Vec::new();
+        let mut vnets = Vec::new();
+        {
+            let mut topology = self.topology.write();
+            let mut catalog = self.dns.catalog.write();
+            for (key, type_key, row) in &rows {
+                if let Some(kind) = row_kind(type_key) {
+                    let touched = match row {
+                        Some(row) => topology.upsert(kind, row),
+                        None => topology.remove(kind, key),
+                    };
+                    targets.extend(touched);
+                    if matches!(kind, RowKind::Vnet) {
+                        vnets.push(key.clone());
+                    }
+                } else {
+                    self.dns.apply_private_dns(&mut catalog, type_key, key, row.as_ref());
+                }
+            }
+            targets.sort();
+            targets.dedup();
+            for target in &targets {
+                self.dns.refresh_target(&mut catalog, &topology, target);
+            }
+            for vnet in &vnets {
+                self.dns.apply_vnet(&mut catalog, &topology, vnet);
+            }
+        }
+        for vnet in vnets {
+            let wanted = self.topology.read().vnets.get(&vnet).map(|v| (v.id.clone(), v.resolver_slot));
+            self.dns.reconcile_resolver(wanted, &vnet).await;
+        }
+    }
+}

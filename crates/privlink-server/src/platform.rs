@@ -1,0 +1,108 @@
+//! Addresses the platform hands out beyond subnets' IPAM: every private-link target's public
+//! address (what its public name resolves to outside private DNS), and every virtual network's
+//! resolver slot (which of the per-VNet DNS listen addresses its resolver gets).
+//!
+//! Both come from store IP pools, so they are unique, survive restarts and are released with
+//! the resource (`Write::remove_tree` releases whatever a row owns). They are kept in the row's
+//! `internal` document, never rendered: Azure shows neither.
+
+use std::net::Ipv4Addr;
+
+use privlink_store::{ListQuery, Scope, Tx};
+use serde_json::{json, Value};
+
+use crate::arm::{ArmError, ArmResult};
+use crate::providers::Registry;
+
+/// Public addresses come from 198.18.0.0/15, RFC 2544's benchmarking range: never routed on
+/// the internet, so nothing privlink answers can send a client to a stranger's host.
+const PUBLIC_BASE: u32 = u32::from_be_bytes([198, 18, 0, 0]);
+const PUBLIC_SIZE: i64 = 1 << 17;
+const PUBLIC_POOL: &str = "privlink/public-addresses";
+
+/// One slot per VNet resolver; the listen address is derived from the slot (see
+/// `dataplane::dns::resolver_address`).
+const RESOLVER_POOL: &str = "privlink/dns-resolvers";
+pub const RESOLVER_SLOTS: i64 = 65_534;
+
+const POOLS_CREATED: &str = "pools/platform-v1";
+
+/// Create the pools once (re-creating would reset their allocations).
+pub fn ensure_pools(tx: &mut dyn Tx) -> ArmResult<()> {
+    if tx.meta_get(POOLS_CREATED)?.is_none() {
+        // Offsets 1 .. size-2: neither the range's first nor its last address.
+        tx.ip_pool_create(PUBLIC_POOL, 1, PUBLIC_SIZE - 2)?;
+        tx.ip_pool_create(RESOLVER_POOL, 0, RESOLVER_SLOTS - 1)?;
+        tx.meta_put(POOLS_CREATED, "1")?;
+    }
+    Ok(())
+}
+
+fn exhausted(what: &str) -> ArmError {
+    ArmError::Conflict { code: "PlatformAddressesExhausted", message: format!("privlink has no {what} left.") }
+}
+
+/// A new public address for the target `owner_key`.
+pub fn allocate_public_address(tx: &mut dyn Tx, owner_key: &str) -> ArmResult<Ipv4Addr> {
+    let offset = tx.ip_allocate(PUBLIC_POOL, owner_key)?.ok_or_else(|| exhausted("public addresses"))?;
+    Ok(Ipv4Addr::from(PUBLIC_BASE + offset as u32))
+}
+
+/// A new resolver slot for the virtual network `owner_key`.
+pub fn allocate_resolver_slot(tx: &mut dyn Tx, owner_key: &str) -> ArmResult<u32> {
+    let offset = tx.ip_allocate(RESOLVER_POOL, owner_key)?.ok_or_else(|| exhausted("resolver slots"))?;
+    Ok(offset as u32)
+}
+
+/// The public address kept in a target row's `internal`.
+pub fn public_address(row: &privlink_store::ResourceRow) -> Option<Ipv4Addr> {
+    row.body.get("internal")?.get("publicAddress")?.as_str()?.parse().ok()
+}
+
+/// The resolver slot kept in a VNet row's `internal`.
+pub fn resolver_slot(row: &privlink_store::ResourceRow) -> Option<u32> {
+    row.body.get("internal")?.get("resolverSlot")?.as_u64().and_then(|v| u32::try_from(v).ok())
+}
+
+/// Give every target and VNet written before these addresses existed its own, once per store.
+pub fn backfill(tx: &mut dyn Tx, registry: &Registry) -> ArmResult<()> {
+    const DONE: &str = "pools/platform-backfill-v1";
+    if tx.meta_get(DONE)?.is_some() {
+        return Ok(());
+    }
+    let mut types: Vec<String> = crate::catalogue::KINDS.iter().map(|k| k.type_name.to_ascii_lowercase()).collect();
+    types.push(crate::providers::network::virtual_networks::TYPE.to_ascii_lowercase());
+    for type_key in types.iter().filter(|t| registry.get(t).is_some()) {
+        let rows =
+            tx.list(&ListQuery { scope: Scope::All, type_key: Some(type_key), after: None, limit: usize::MAX >> 1 })?;
+        for mut row in rows {
+            let vnet = row.type_key == crate::providers::network::virtual_networks::TYPE.to_ascii_lowercase();
+            let present = if vnet { resolver_slot(&row).is_some() } else { public_address(&row).is_some() };
+            if present {
+                continue;
+            }
+            let (key, value) = if vnet {
+                ("resolverSlot", json!(allocate_resolver_slot(tx, &row.key)?))
+            } else {
+                ("publicAddress", json!(allocate_public_address(tx, &row.key)?.to_string()))
+            };
+            set_internal(&mut row.body, key, value);
+            tx.put(&row)?;
+        }
+    }
+    tx.meta_put(DONE, "1")?;
+    Ok(())
+}
+
+/// Set one key of a body's `internal` document, keeping the others.
+pub fn set_internal(body: &mut Value, key: &str, value: Value) {
+    if let Value::Object(map) = body {
+        let internal = map.entry("internal").or_insert_with(|| json!({}));
+        if !internal.is_object() {
+            *internal = json!({});
+        }
+        if let Value::Object(i) = internal {
+            i.insert(key.to_string(), value);
+        }
+    }
+}
