@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # privlink vs Moto benchmark: builds the release binaries, starts Moto's server and privlink
 # (SQLite in a temp dir; a new, empty server for every run, as Moto is reset before each of its
-# runs) on 127.0.0.1, runs the load scenarios, the IPAM measurement and the private-endpoint
-# runs, then prints a summary. Raw JSON lines, logs and the summary go to bench/out/
-# (gitignored). See docs/benchmarks.md.
+# runs) on 127.0.0.1, runs the load scenarios, the IPAM measurement, the private-endpoint runs
+# and the DNS comparison with unbound (bench/dns.sh), then prints a summary. Raw JSON lines,
+# logs and the summary go to bench/out/ (gitignored). See docs/benchmarks.md.
 #
 #   bench/run.sh                  # 10 s per load run (about 5 minutes in all on 2 cores)
 #   BENCH_SECS=3 bench/run.sh     # quicker
@@ -13,7 +13,8 @@
 # BENCH_SKIP_IPAM=1, BENCH_PE_PREFILL (endpoints present before the second timed endpoint run,
 # default 10000), BENCH_PE_SCALE (endpoints in the scale run, default 64000, Azure's limit per
 # subscription), BENCH_PE_BUDGET (seconds the prefill or the scale run may take, default 360),
-# BENCH_SKIP_ENDPOINTS=1, BENCH_FRESH=0 (one privlink server for the load runs and IPAM instead
+# BENCH_SKIP_ENDPOINTS=1, BENCH_SKIP_DNS=1 (bench/dns.sh, which has settings of its own: DNS_*),
+# BENCH_FRESH=0 (one privlink server for the load runs and IPAM instead
 # of a new, empty one per run; each endpoint run always gets a new server), CARGO_TARGET_DIR
 # (honoured), PRIVLINK_VENV_DIR (default ~/.cache/privlink; Moto's venv is venv-moto in it).
 # The 64,000-endpoint run needs about 25 GB free in $TMPDIR (see docs/benchmarks.md).
@@ -182,6 +183,12 @@ if [ "${BENCH_SKIP_ENDPOINTS:-0}" != 1 ]; then
   start_privlink fresh
   run endpoints --endpoint "$ENDPOINT" --concurrency 16 --scale "$BENCH_PE_SCALE" --per-vnet 1000 \
     --budget-secs "$BENCH_PE_BUDGET"
+fi
+
+# The DNS resolver against unbound (its own servers; see bench/dns.sh), into the same results.
+if [ "${BENCH_SKIP_DNS:-0}" != 1 ]; then
+  log "DNS: privlink vs unbound (bench/dns.sh)"
+  BENCH_RESULTS=$RESULTS BENCH_SKIP_BUILD=1 "$ROOT/bench/dns.sh" 2>&1 | tee -a "$LOG" || FAILED=$((FAILED + 1))
 fi
 
 log "summary"

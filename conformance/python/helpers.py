@@ -65,6 +65,8 @@ LRO_BUDGET_SECONDS = 5.0
 # The first VNet's resolver address; the next VNets get 127.77.0.2, .3, ... (Linux routes all of
 # 127/8 to loopback), each on a free port.
 DNS_LISTEN = "127.77.0.1:0"
+# The internet's proxy, on a free port (each VNet's proxy gets one too: --proxy-port 0).
+INTERNET_PROXY = "127.77.255.254:0"
 
 
 # --------------------------------------------------------------------------------------------
@@ -158,6 +160,7 @@ def start_server(directory: Path, config_toml: Optional[str] = None, timeout: fl
     # get OS-chosen ports, so the suite never collides with another privlink on the machine.
     args = [
         binary, "serve", "--data-dir", str(directory), "--listen", "127.0.0.1:0", "--dns-listen", DNS_LISTEN,
+        "--proxy-port", "0", "--internet-proxy", INTERNET_PROXY,
     ]  # fmt: skip
     if config_toml is not None:
         config_path = directory / "privlink.toml"
@@ -181,6 +184,8 @@ def start_server(directory: Path, config_toml: Optional[str] = None, timeout: fl
         "PRIVLINK_DNS_LISTEN",
         "PRIVLINK_DNS_PER_VNET",
         "PRIVLINK_DNS_UPSTREAM",
+        "PRIVLINK_PROXY_PORT",
+        "PRIVLINK_INTERNET_PROXY",
     ):
         env.pop(var, None)
     if "--store" not in args:

@@ -1,11 +1,13 @@
 //! `privlink-bench`: load generator for privlink's management API, and the same kind of load
-//! against Moto's EC2 API for comparison. Every run is bounded in time and in operations,
-//! prints one human line and one JSON line (see `bench/run.sh` and `docs/benchmarks.md`).
+//! against Moto's EC2 API for comparison; and privlink's DNS resolver against unbound. Every run
+//! is bounded in time and in operations, prints one human line and one JSON line (see
+//! `bench/run.sh`, `bench/dns.sh` and `docs/benchmarks.md`).
 
 #[macro_use]
 mod out;
 
 mod arm;
+mod dns;
 mod endpoints;
 mod http;
 mod ipam;
@@ -23,7 +25,11 @@ use serde_json::Value;
 use crate::http::Arm;
 
 #[derive(Parser)]
-#[command(name = "privlink-bench", version, about = "Load generator for privlink (ARM API) and Moto (EC2 API)")]
+#[command(
+    name = "privlink-bench",
+    version,
+    about = "Load generator for privlink (ARM API, DNS) and its peers (Moto, unbound)"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -39,6 +45,10 @@ enum Command {
     Ipam(IpamArgs),
     /// Private endpoint create to Succeeded: timed after a prefill, or `--scale N` by decile.
     Endpoints(EndpointsArgs),
+    /// privlink's per-VNet DNS resolver against unbound with the same records: setup, answer
+    /// check, paced latency load, dnsperf.
+    #[command(subcommand)]
+    Dns(dns::DnsCommand),
     /// Print a Markdown summary of the JSON lines in FILEs.
     Summary { files: Vec<PathBuf> },
 }
@@ -304,6 +314,7 @@ fn main() -> Result<()> {
             };
             rt.block_on(endpoints::run(arm, settings))?;
         }
+        Command::Dns(d) => dns::run(d)?,
         Command::Summary { files } => summary::run(&files)?,
     }
     Ok(())

@@ -1,5 +1,6 @@
-//! `privlink-bench summary FILE...`: read the JSON lines of earlier runs and print a Markdown
-//! table comparing privlink with Moto, and whether the project's targets are met.
+//! `privlink-bench summary FILE...`: read the JSON lines of earlier runs and print Markdown
+//! tables comparing privlink with Moto (ARM) and with unbound (DNS), and whether the project's
+//! targets are met.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -48,6 +49,7 @@ pub fn run(files: &[PathBuf]) -> Result<()> {
     // Timed endpoint runs by (endpoints present before, concurrency); the last scale run.
     let mut pe_timed: BTreeMap<(u64, u64), Value> = BTreeMap::new();
     let mut pe_scale: Option<Value> = None;
+    let mut dns: Vec<Value> = Vec::new();
     for d in docs {
         match bench(&d).as_str() {
             "arm" => {
@@ -61,15 +63,25 @@ pub fn run(files: &[PathBuf]) -> Result<()> {
             "endpoints" => {
                 pe_timed.insert((u(&d, "present_before"), u(&d, "concurrency")), d);
             }
+            "dns" => dns.push(d),
             _ => {}
         }
     }
+    if !(arm.is_empty() && moto.is_empty() && ipam.is_empty()) {
+        management(&arm, &moto, &ipam);
+    }
+    endpoints(&pe_timed, pe_scale.as_ref());
+    crate::dns::summary::print(&dns);
+    Ok(())
+}
 
+/// privlink's ARM API against Moto, and the IPAM flatness.
+fn management(arm: &BTreeMap<(String, u64), Value>, moto: &BTreeMap<u64, Value>, ipam: &[Value]) {
     out!("| scenario | conc. | privlink ops/s | req/s | p50 ms | p99 ms | max ms | errors | Moto ops/s | Moto req/s | Moto p50 ms | Moto p99 ms | Moto errors | ops/s ratio |");
     out!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     let mut p99_over = Vec::new();
     let mut ratio_at_target = Vec::new();
-    for ((scn, c), d) in &arm {
+    for ((scn, c), d) in arm {
         let m = moto.get(c);
         let ratio = m.map(|m| f(d, "ops_per_s") / f(m, "ops_per_s").max(1e-9));
         if *c == TARGET_RATIO_AT {
@@ -119,7 +131,7 @@ pub fn run(files: &[PathBuf]) -> Result<()> {
     } else {
         out!("- p99 under {} ms: NOT MET in {}", TARGET_P99_US / 1000, p99_over.join("; "));
     }
-    for d in &ipam {
+    for d in ipam {
         let target = d.get("target").and_then(Value::as_str).unwrap_or("?");
         let first = d.get("first").cloned().unwrap_or(Value::Null);
         let after = d.get("after").cloned().unwrap_or(Value::Null);
@@ -147,8 +159,6 @@ pub fn run(files: &[PathBuf]) -> Result<()> {
         }
     }
     out!("(flat = p50 after the fill at most {FLAT_RATIO}x the p50 of the first allocations)");
-    endpoints(&pe_timed, pe_scale.as_ref());
-    Ok(())
 }
 
 /// "Private endpoint create to Succeeded": the timed runs side by side (the first one, usually

@@ -1,8 +1,12 @@
 //! Sockets: each view's resolver on its own address (UDP and TCP on one port), and the upstream
 //! for names privlink does not know.
 //!
-//! Per view, `udp_workers` tasks share one UDP socket, each looping receive → answer → send; the
-//! catalog's read lock is held only while a reply is built, never across an await. Forwarding
+//! Per view, `udp_workers` tasks each own a UDP socket, looping receive → answer → send. The
+//! sockets share the view's address (SO_REUSEPORT) and the kernel hands each datagram to one of
+//! them at random ([`steering`]): no two workers are woken for the same datagram, and a few busy
+//! clients cannot pile onto one worker. Worker *k* of every view runs on UDP thread *k*, a
+//! runtime of its own ([`threads`]), so a datagram's wakeup, its task and its reply stay on one
+//! thread. The catalog's read lock is held only while a reply is built, never across an await. Forwarding
 //! runs in tasks of its own (owned by the worker that received the query, at most
 //! [`MAX_PENDING_FORWARDS`] each), so a slow upstream never stalls the loop. Each TCP connection
 //! is a task owned by its view's accept loop, reading length-prefixed messages one after the other
@@ -34,6 +38,9 @@ use crate::name;
 use crate::resolve::{resolve, Answer, Rcode, Resolution, Step, StepKind};
 use crate::wire::{self, ForwardRequest, Outcome, Transport};
 
+mod steering;
+mod threads;
+
 /// Forwarded queries one UDP worker keeps in flight; beyond that a query gets SERVFAIL at once.
 pub const MAX_PENDING_FORWARDS: usize = 1024;
 
@@ -43,7 +50,7 @@ pub struct ServerConfig {
     /// Where names privlink does not know are asked; `None` refuses them.
     pub upstream: Option<SocketAddr>,
     pub upstream_timeout: Duration,
-    /// Tasks sharing each view's UDP socket.
+    /// UDP threads, and UDP sockets (and worker tasks) per view: one on each thread.
     pub udp_workers: usize,
     /// Open TCP connections per view; further ones are accepted and closed at once.
     pub max_tcp_connections: usize,
@@ -158,6 +165,8 @@ struct Shared {
 pub struct DnsServer {
     shared: Arc<Shared>,
     listeners: Mutex<HashMap<String, Listener>>,
+    /// Started with the first view served.
+    udp_threads: Mutex<Option<threads::Threads>>,
 }
 
 /// One view's sockets, alive as long as its tasks: dropping it aborts them.
@@ -192,7 +201,17 @@ impl DnsServer {
         Arc::new(DnsServer {
             shared: Arc::new(Shared { catalog, config, counters: Counters::default() }),
             listeners: Mutex::new(HashMap::new()),
+            udp_threads: Mutex::new(None),
         })
+    }
+
+    /// The UDP threads' runtimes, started on first use.
+    fn udp_runtimes(&self) -> io::Result<Vec<tokio::runtime::Handle>> {
+        let mut threads = self.udp_threads.lock();
+        if threads.is_none() {
+            *threads = Some(threads::Threads::start(self.shared.config.udp_workers.max(1))?);
+        }
+        Ok(threads.as_ref().map_or_else(Vec::new, |t| t.runtimes().to_vec()))
     }
 
     /// Serves `view` on UDP and TCP at `addr` (one port for both; port 0 picks a port free for
@@ -210,13 +229,20 @@ impl DnsServer {
         if let Some(previous) = previous {
             previous.stop().await;
         }
-        let (udp, tcp) = bind_pair(addr).await?;
-        let bound = udp.local_addr()?;
+        let runtimes = self.udp_runtimes()?;
+        let (udp, tcp) = bind_sockets(addr, runtimes.len()).await?;
+        let bound = tcp.local_addr()?;
         let view_id: Arc<str> = Arc::from(view);
-        let udp = Arc::new(udp);
-        let mut tasks = Vec::with_capacity(self.shared.config.udp_workers.max(1) + 1);
-        for _ in 0..self.shared.config.udp_workers.max(1) {
-            tasks.push(tokio::spawn(udp_worker(self.shared.clone(), view_id.clone(), udp.clone())));
+        // A socket belongs to the I/O driver of the runtime it is registered with: its worker's.
+        // All are registered before any task starts, so a failure leaves no task behind.
+        let mut registered = Vec::with_capacity(runtimes.len());
+        for (socket, runtime) in udp.into_iter().zip(&runtimes) {
+            let _entered = runtime.enter();
+            registered.push((runtime, UdpSocket::from_std(socket)?));
+        }
+        let mut tasks = Vec::with_capacity(runtimes.len() + 1);
+        for (runtime, socket) in registered {
+            tasks.push(runtime.spawn(udp_worker(self.shared.clone(), view_id.clone(), Arc::new(socket))));
         }
         tasks.push(tokio::spawn(tcp_acceptor(self.shared.clone(), view_id, tcp)));
         info!(view, %bound, "serving DNS");
@@ -308,25 +334,53 @@ fn same_address(bound: SocketAddr, wanted: SocketAddr) -> bool {
     bound == wanted || (wanted.port() == 0 && bound.ip() == wanted.ip())
 }
 
-/// Binds UDP and TCP on one port. For port 0 the UDP socket picks the port, and the TCP bind is
-/// retried on another when that port is taken for TCP.
-async fn bind_pair(addr: SocketAddr) -> io::Result<(UdpSocket, TcpListener)> {
+/// Binds `workers` UDP sockets (non-blocking, not yet registered with a runtime) and one TCP
+/// listener on one port. For port 0 the port is picked by a plain UDP bind, which fails for a
+/// port anyone holds, and the sockets are then bound to it (retried on another port when that
+/// fails, e.g. because it is taken for TCP).
+async fn bind_sockets(addr: SocketAddr, workers: usize) -> io::Result<(Vec<std::net::UdpSocket>, TcpListener)> {
     if addr.port() != 0 {
-        let udp = UdpSocket::bind(addr).await?;
-        let tcp = TcpListener::bind(addr).await?;
-        return Ok((udp, tcp));
+        return bind_port(addr, workers).await;
     }
     let mut last_error = io::Error::new(io::ErrorKind::AddrInUse, "no port free for both UDP and TCP");
     for _ in 0..16 {
-        let udp = UdpSocket::bind(addr).await?;
-        let port = udp.local_addr()?.port();
-        match TcpListener::bind(SocketAddr::new(addr.ip(), port)).await {
-            Ok(tcp) => return Ok((udp, tcp)),
+        let port = std::net::UdpSocket::bind(addr)?.local_addr()?.port();
+        match bind_port(SocketAddr::new(addr.ip(), port), workers).await {
+            Ok(bound) => return Ok(bound),
             Err(error) if error.kind() == io::ErrorKind::AddrInUse => last_error = error,
             Err(error) => return Err(error),
         }
     }
     Err(last_error)
+}
+
+/// Binds the sockets of [`bind_sockets`] on a given port. With more than one worker the UDP
+/// sockets set SO_REUSEPORT; a port held by anyone else is refused first by a plain bind (the
+/// kernel would otherwise let a socket of the same user with SO_REUSEPORT share it silently).
+async fn bind_port(addr: SocketAddr, workers: usize) -> io::Result<(Vec<std::net::UdpSocket>, TcpListener)> {
+    let udp = if workers <= 1 {
+        vec![std::net::UdpSocket::bind(addr)?]
+    } else {
+        drop(std::net::UdpSocket::bind(addr)?);
+        let sockets = (0..workers).map(|_| reuse_port_udp(addr)).collect::<io::Result<Vec<_>>>()?;
+        if let Err(error) = steering::spread_randomly(&sockets[0], sockets.len()) {
+            debug!(%error, "UDP sockets keep the kernel's hash of client addresses");
+        }
+        sockets
+    };
+    for socket in &udp {
+        socket.set_nonblocking(true)?;
+    }
+    let tcp = TcpListener::bind(addr).await?;
+    Ok((udp, tcp))
+}
+
+fn reuse_port_udp(addr: SocketAddr) -> io::Result<std::net::UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    socket.set_reuse_port(true)?;
+    socket.bind(&addr.into())?;
+    Ok(socket.into())
 }
 
 async fn udp_worker(shared: Arc<Shared>, view: Arc<str>, socket: Arc<UdpSocket>) {

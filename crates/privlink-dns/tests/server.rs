@@ -98,11 +98,22 @@ enum Upstream {
     Silent,
 }
 
+/// A UDP socket and a TCP listener on one free loopback port. The port comes from the UDP bind;
+/// another process may hold it for TCP (other test suites running on the machine), so try again.
+async fn udp_and_tcp() -> (UdpSocket, TcpListener) {
+    for _ in 0..32 {
+        let udp = UdpSocket::bind(loopback()).await.unwrap();
+        if let Ok(tcp) = TcpListener::bind(udp.local_addr().unwrap()).await {
+            return (udp, tcp);
+        }
+    }
+    panic!("no loopback port free for both UDP and TCP");
+}
+
 /// A fake upstream on one loopback port, UDP and TCP.
 async fn fake_upstream(behaviour: Upstream) -> SocketAddr {
-    let udp = UdpSocket::bind(loopback()).await.unwrap();
+    let (udp, tcp) = udp_and_tcp().await;
     let addr = udp.local_addr().unwrap();
-    let tcp = TcpListener::bind(addr).await.unwrap();
     let answer = move |query: &[u8]| -> Option<Vec<u8>> {
         let query = Message::from_vec(query).ok()?;
         let mut reply = Message::response(query.metadata.id, OpCode::Query);
@@ -198,6 +209,26 @@ async fn serving_again_is_a_no_op_or_a_move_and_stopping_closes_the_sockets() {
     // The address can be served again at once.
     assert_eq!(server.serve_view("v1", moved).await.unwrap(), moved);
     assert_eq!(a_of(&udp(moved, &question).await), ["10.0.0.4"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_port_held_by_another_socket_is_refused_not_shared() {
+    // Another socket of this user holds the port with SO_REUSEPORT: the kernel would let the
+    // view's (SO_REUSEPORT) sockets join it and split the queries; the server refuses instead.
+    use socket2::{Domain, Socket, Type};
+    let other = Socket::new(Domain::IPV4, Type::DGRAM, None).unwrap();
+    other.set_reuse_port(true).unwrap();
+    other.bind(&loopback().into()).unwrap();
+    let held = other.local_addr().unwrap().as_socket().unwrap();
+    let (server, _) = start(config());
+    let error = server.serve_view("v1", held).await.unwrap_err();
+    assert_eq!(error.kind(), std::io::ErrorKind::AddrInUse, "{error}");
+    assert!(server.listeners().is_empty());
+    // Port 0 picks a port nobody holds.
+    let bound = server.serve_view("v1", loopback()).await.unwrap();
+    assert_ne!(bound.port(), held.port());
+    let question = query("sa1.blob.core.windows.net.", RecordType::A);
+    assert_eq!(a_of(&udp(bound, &question).await), ["10.0.0.4"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

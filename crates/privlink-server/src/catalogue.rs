@@ -709,6 +709,31 @@ pub static KINDS: &[TargetKind] = &[
     ),
 ];
 
+/// The TCP ports a group serves (its private endpoint and public listeners take these): HTTPS
+/// for most services, plus the protocol ports some speak (SMB, TDS, AMQP, MQTT, …), and plain
+/// HTTP where the service allows it (Storage without secure transfer).
+pub fn service_ports(kind: &TargetKind, group: &Group) -> &'static [u16] {
+    match (kind.type_name, group.id) {
+        ("Microsoft.Storage/storageAccounts", g) if g.starts_with("file") => &[443, 80, 445],
+        ("Microsoft.Storage/storageAccounts", _) => &[443, 80],
+        ("Microsoft.Sql/servers", _) => &[1433],
+        ("Microsoft.Synapse/workspaces", "Sql" | "SqlOnDemand") => &[1433],
+        ("Microsoft.DBforPostgreSQL/servers" | "Microsoft.DBforPostgreSQL/flexibleServers", _) => &[5432],
+        ("Microsoft.DBforMySQL/servers" | "Microsoft.DBforMySQL/flexibleServers", _) => &[3306],
+        ("Microsoft.DBforMariaDB/servers", _) => &[3306],
+        ("Microsoft.Cache/Redis", _) => &[6380, 6379],
+        ("Microsoft.Cache/redisEnterprise", _) => &[10000],
+        ("Microsoft.EventHub/namespaces", _) => &[443, 5671, 5672, 9093],
+        ("Microsoft.ServiceBus/namespaces" | "Microsoft.Relay/namespaces", _) => &[443, 5671, 5672],
+        ("Microsoft.Devices/IotHubs", _) => &[443, 8883, 5671],
+        ("Microsoft.DocumentDB/databaseAccounts", "MongoDB") => &[443, 10255],
+        ("Microsoft.DocumentDB/databaseAccounts", "Cassandra") => &[443, 10350],
+        ("Microsoft.DocumentDB/mongoClusters", _) => &[10260],
+        ("Microsoft.HDInsight/clusters", "headnode") => &[22, 443],
+        _ => &[443],
+    }
+}
+
 /// The catalogue entry for a type (matched case-insensitively).
 pub fn find(type_name: &str) -> Option<&'static TargetKind> {
     KINDS.iter().find(|k| k.type_name.eq_ignore_ascii_case(type_name))

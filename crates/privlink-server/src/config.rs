@@ -122,6 +122,26 @@ pub struct FileConfig {
     /// `privateEndpointNetworkPolicies` are enabled, and no enabling them while endpoints exist.
     pub legacy_private_endpoint_network_policies: Option<bool>,
     pub dns: Option<DnsFileConfig>,
+    pub gateway: Option<GatewayFileConfig>,
+}
+
+/// `[gateway]`: the per-VNet proxies and the private endpoints' and targets' listeners (see
+/// `dataplane::gateway`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct GatewayFileConfig {
+    pub enabled: Option<bool>,
+    /// Each VNet's proxy port, on the VNet's address (default 3128).
+    pub proxy_port: Option<u16>,
+    /// The proxy standing for the internet (default 127.77.255.254:3128).
+    pub internet_proxy: Option<SocketAddr>,
+    /// The first private endpoint's listener address (default 127.78.0.1).
+    pub endpoint_listen: Option<std::net::Ipv4Addr>,
+    /// Where 198.18.0.0, the first public address, gets its listeners (default 127.79.0.0).
+    pub public_listen: Option<std::net::Ipv4Addr>,
+    /// `false` reproduces Azure's documented limitation: a peering's `allowVirtualNetworkAccess`
+    /// false does not stop traffic to private endpoints (default true: it does).
+    pub peering_flag_blocks_endpoints: Option<bool>,
 }
 
 /// `[dns]`: the per-VNet resolvers (see `dataplane::dns`).
@@ -157,6 +177,7 @@ pub struct ServeConfig {
     pub auth: crate::identity::AuthMode,
     pub settings: Settings,
     pub dns: crate::dataplane::dns::DnsSettings,
+    pub gateway: crate::dataplane::gateway::GatewaySettings,
 }
 
 pub const DEFAULT_PORT: u16 = 8443;

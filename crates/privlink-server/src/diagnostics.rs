@@ -27,13 +27,15 @@ const VNET_READ: &str = "Microsoft.Network/virtualNetworks/read";
 /// What Azure calls the resolver every VNet uses by default.
 const AZURE_DNS: &str = "168.63.129.16";
 
-fn caller(state: &AppState, headers: &HeaderMap, uri: &Uri) -> ArmResult<Caller> {
+/// The authenticated caller of one of privlink's own endpoints (any principal; what it may see
+/// is filtered by RBAC afterwards).
+pub(crate) fn caller(state: &AppState, headers: &HeaderMap, uri: &Uri) -> ArmResult<Caller> {
     let base = arm::base_url(headers, uri, state.defaults.insecure_http);
     let authority = format!("{base}/{}", state.defaults.tenant_id);
     state.identity.authenticate(headers).map_err(|r| identity::unauthenticated(&r, &authority))
 }
 
-fn respond(result: ArmResult<Value>) -> Response {
+pub(crate) fn respond(result: ArmResult<Value>) -> Response {
     match result {
         Ok(body) => Json(body).into_response(),
         Err(e) => e.into_response(),
@@ -183,6 +185,12 @@ fn resolver_notes(state: &AppState, topology: &Topology, vnet_key: &str) -> Vec<
         Some(r) => notes.push(format!("{}'s resolver is not listening: {}", vnet.name, r.error.unwrap_or_default())),
         None => notes.push(format!("{}'s resolver is not listening (DNS is off).", vnet.name)),
     }
+    if let Some(address) = state.planes.gateway.proxy_of(vnet_key).and_then(|p| p.address) {
+        notes.push(format!(
+            "A client sits in {} through its proxy at {address} (HTTP CONNECT or SOCKS5: HTTPS_PROXY=http://{address}, ALL_PROXY=socks5h://{address}).",
+            vnet.name
+        ));
+    }
     if !vnet.dns_servers.is_empty() {
         let mut note = format!(
             "{} has custom DNS servers ({}): its clients ask those, not Azure DNS; the answer above is what Azure DNS gives for {}.",
@@ -304,7 +312,47 @@ fn behind(topology: &Topology, vnet_key: &str, address: IpAddr) -> Value {
     })
 }
 
-/// `GET /privlink/diagnose?name=&vnet=`
+/// What the gateway does with `name:port` from a client in the VNet (through its proxy), and the
+/// last refusal on that route.
+fn gateway_verdict(state: &AppState, vnet_key: &str, name: &str, port: u16) -> Value {
+    use privlink_gateway::Decision;
+    let decision = state.planes.gateway.decide_for(vnet_key, name, port);
+    let vnet_name = state.planes.topology.read().vnets.get(vnet_key).map(|v| v.name.clone()).unwrap_or_default();
+    let route = match &decision {
+        Decision::Forward { route, .. } => Some(route.clone()),
+        Decision::Refuse { route, .. } => route.clone(),
+        Decision::Passthrough { .. } => None,
+    };
+    let resource =
+        route.as_deref().and_then(|r| crate::observability::route_resource(&state.planes.topology.read(), r));
+    let last = route.as_deref().and_then(|r| crate::observability::last_refusal(state, r));
+    let (outcome, verdict) = match &decision {
+        Decision::Forward { backend, .. } => (
+            json!({ "decision": "forward", "backend": backend.to_string() }),
+            format!("A client in {vnet_name} connecting to {name}:{port} (through its proxy) reaches the backend {backend}."),
+        ),
+        Decision::Refuse { kind, reason, .. } => (
+            json!({ "decision": "refuse", "kind": kind, "reason": reason }),
+            format!("A client in {vnet_name} connecting to {name}:{port} is refused: {reason}."),
+        ),
+        Decision::Passthrough { addr } => (
+            json!({ "decision": "passthrough", "address": addr.to_string() }),
+            format!("{name}:{port} is a local address outside privlink's networks: the proxy connects straight to it."),
+        ),
+    };
+    let mut verdict = verdict;
+    if let Some((at, reason)) = &last {
+        verdict.push_str(&format!(" Last refused at {at}: {reason}."));
+    }
+    let mut out = outcome;
+    out["port"] = json!(port);
+    out["resource"] = json!(resource.map(|(id, _)| id));
+    out["lastRefusal"] = json!(last.map(|(at, reason)| json!({ "at": at, "reason": reason })));
+    out["verdict"] = json!(verdict);
+    out
+}
+
+/// `GET /privlink/diagnose?name=&vnet=[&port=443]`
 pub async fn diagnose(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
     respond(
         async {
@@ -319,6 +367,13 @@ pub async fn diagnose(State(state): State<AppState>, headers: HeaderMap, uri: Ur
                 let values: Vec<Value> = addresses.iter().map(|a| behind(&topology, &vnet_key, *a)).collect();
                 (values, resolver_notes(&state, &topology, &vnet_key))
             };
+            let port = match arm::parse_query(uri.query()).get("port") {
+                None => 443,
+                Some(p) => p.parse::<u16>().ok().filter(|p| *p != 0).ok_or_else(|| {
+                    ArmError::invalid("InvalidQueryParameter", format!("port '{p}' is not a TCP port (1-65535)."))
+                })?,
+            };
+            let gateway = gateway_verdict(&state, &vnet_key, &name, port);
             let summary = if behind_values.is_empty() {
                 format!(
                     "{name} does not resolve to an address in this virtual network (rcode {}).",
@@ -329,7 +384,8 @@ pub async fn diagnose(State(state): State<AppState>, headers: HeaderMap, uri: Ur
             };
             body["query"] = json!({ "name": name, "type": "A", "virtualNetwork": vnet_id });
             body["behind"] = json!(behind_values);
-            body["summary"] = json!(summary);
+            body["summary"] = json!(format!("{summary} {}", gateway["verdict"].as_str().unwrap_or_default()).trim());
+            body["gateway"] = gateway;
             body["notes"] = json!(notes);
             Ok(body)
         }

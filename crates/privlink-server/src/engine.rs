@@ -296,7 +296,7 @@ async fn write_document(state: &AppState, req: &ArmRequest, id: ResourceId, mode
                 }
             }
             let body = match (&existing, mode) {
-                (Some(row), WriteMode::Patch) => merge_patch(row, &request_body)?,
+                (Some(row), WriteMode::Patch) => merge_patch(&*ty, row, &request_body)?,
                 _ => request_body.clone(),
             };
             let obj = Obj::new(&body, "");
@@ -318,6 +318,7 @@ async fn write_document(state: &AppState, req: &ArmRequest, id: ResourceId, mode
                 }
                 stored.insert("location".into(), json!(loc));
                 if let Some(tags) = json::tags(obj)? {
+                    ty.check_tags(&tags)?;
                     stored.insert("tags".into(), Value::Object(tags));
                 }
                 Some(loc)
@@ -376,11 +377,26 @@ async fn write_document(state: &AppState, req: &ArmRequest, id: ResourceId, mode
     Ok(arm::json_response(status, &rendered, &headers))
 }
 
-/// The body a merging PATCH stands for: the stored location, tags and properties, with the
-/// request's `tags` and each of its `properties` keys replacing the stored ones.
-fn merge_patch(existing: &ResourceRow, patch: &Map<String, Value>) -> ArmResult<Map<String, Value>> {
+/// The body a merging PATCH stands for: the stored resource as a client would PUT it back
+/// (location, tags, top-level fields such as `kind` and `sku`, its identity, its properties),
+/// with the request's top-level fields and each of its `properties` keys replacing the stored
+/// ones.
+fn merge_patch(
+    ty: &dyn ResourceType,
+    existing: &ResourceRow,
+    patch: &Map<String, Value>,
+) -> ArmResult<Map<String, Value>> {
     let patch_obj = Obj::new(patch, "");
     let mut body = Map::new();
+    ty.render_top_level(existing, &mut body);
+    if let Some(identity) = existing.body.get("identity") {
+        body.insert("identity".into(), crate::identity::managed::render(identity));
+    }
+    for (k, v) in patch {
+        if !matches!(k.as_str(), "properties" | "tags" | "location") {
+            body.insert(k.clone(), v.clone());
+        }
+    }
     if let Some(loc) = existing.body.get("location") {
         body.insert("location".into(), loc.clone());
     }
@@ -473,6 +489,7 @@ pub async fn patch(state: &AppState, req: &ArmRequest, id: ResourceId) -> ArmRes
                         format!("Resources of type {} have no tags.", ty.type_name()),
                     ));
                 }
+                ty.check_tags(&tags)?;
                 if let Value::Object(b) = &mut row.body {
                     b.insert("tags".into(), Value::Object(tags));
                 }

@@ -13,6 +13,7 @@ pub mod dataplane;
 pub mod diagnostics;
 pub mod engine;
 pub mod identity;
+pub mod observability;
 pub mod operations;
 pub mod platform;
 pub mod private_link;

@@ -1,6 +1,7 @@
 //! Addresses the platform hands out beyond subnets' IPAM: every private-link target's public
-//! address (what its public name resolves to outside private DNS), and every virtual network's
-//! resolver slot (which of the per-VNet DNS listen addresses its resolver gets).
+//! address (what its public name resolves to outside private DNS), every virtual network's slot
+//! (which loopback address its resolver and its proxy get) and every private endpoint's gateway
+//! slot (which loopback address stands for its private IP).
 //!
 //! Both come from store IP pools, so they are unique, survive restarts and are released with
 //! the resource (`Write::remove_tree` releases whatever a row owns). They are kept in the row's
@@ -20,20 +21,25 @@ const PUBLIC_BASE: u32 = u32::from_be_bytes([198, 18, 0, 0]);
 const PUBLIC_SIZE: i64 = 1 << 17;
 const PUBLIC_POOL: &str = "privlink/public-addresses";
 
-/// One slot per VNet resolver; the listen address is derived from the slot (see
-/// `dataplane::dns::resolver_address`).
+/// One slot per VNet (its resolver and its proxy listen at the address the slot gives, see
+/// `dataplane::slots`), and one per private endpoint (its gateway listeners).
 const RESOLVER_POOL: &str = "privlink/dns-resolvers";
-pub const RESOLVER_SLOTS: i64 = 65_534;
+const ENDPOINT_POOL: &str = "privlink/gateway-endpoints";
+pub const SLOTS: i64 = 65_534;
 
-const POOLS_CREATED: &str = "pools/platform-v1";
+/// Each pool with its free range; offsets of the public pool skip the range's first and last
+/// address.
+const POOLS: &[(&str, i64, i64)] =
+    &[(PUBLIC_POOL, 1, PUBLIC_SIZE - 2), (RESOLVER_POOL, 0, SLOTS - 1), (ENDPOINT_POOL, 0, SLOTS - 1)];
 
-/// Create the pools once (re-creating would reset their allocations).
+/// Create each pool once (re-creating would reset its allocations).
 pub fn ensure_pools(tx: &mut dyn Tx) -> ArmResult<()> {
-    if tx.meta_get(POOLS_CREATED)?.is_none() {
-        // Offsets 1 .. size-2: neither the range's first nor its last address.
-        tx.ip_pool_create(PUBLIC_POOL, 1, PUBLIC_SIZE - 2)?;
-        tx.ip_pool_create(RESOLVER_POOL, 0, RESOLVER_SLOTS - 1)?;
-        tx.meta_put(POOLS_CREATED, "1")?;
+    for (pool, first, last) in POOLS {
+        let marker = format!("pools/created/{pool}");
+        if tx.meta_get(&marker)?.is_none() {
+            tx.ip_pool_create(pool, *first, *last)?;
+            tx.meta_put(&marker, "1")?;
+        }
     }
     Ok(())
 }
@@ -54,6 +60,24 @@ pub fn allocate_resolver_slot(tx: &mut dyn Tx, owner_key: &str) -> ArmResult<u32
     Ok(offset as u32)
 }
 
+/// A new gateway slot for the private endpoint `owner_key`.
+pub fn allocate_endpoint_slot(tx: &mut dyn Tx, owner_key: &str) -> ArmResult<u32> {
+    let offset =
+        tx.ip_allocate(ENDPOINT_POOL, owner_key)?.ok_or_else(|| exhausted("private endpoint gateway slots"))?;
+    Ok(offset as u32)
+}
+
+/// The gateway slot kept in a private endpoint row's `internal`.
+pub fn endpoint_slot(row: &privlink_store::ResourceRow) -> Option<u32> {
+    row.body.get("internal")?.get("gatewaySlot")?.as_u64().and_then(|v| u32::try_from(v).ok())
+}
+
+/// The offset of a public address in its range (a target's public listener address is derived
+/// from it).
+pub fn public_offset(address: Ipv4Addr) -> Option<u32> {
+    u32::from(address).checked_sub(PUBLIC_BASE).filter(|o| i64::from(*o) < PUBLIC_SIZE)
+}
+
 /// The public address kept in a target row's `internal`.
 pub fn public_address(row: &privlink_store::ResourceRow) -> Option<Ipv4Addr> {
     row.body.get("internal")?.get("publicAddress")?.as_str()?.parse().ok()
@@ -64,26 +88,35 @@ pub fn resolver_slot(row: &privlink_store::ResourceRow) -> Option<u32> {
     row.body.get("internal")?.get("resolverSlot")?.as_u64().and_then(|v| u32::try_from(v).ok())
 }
 
-/// Give every target and VNet written before these addresses existed its own, once per store.
+/// Give every target, VNet and private endpoint written before these addresses existed its
+/// own, once per store.
 pub fn backfill(tx: &mut dyn Tx, registry: &Registry) -> ArmResult<()> {
-    const DONE: &str = "pools/platform-backfill-v1";
+    const DONE: &str = "pools/platform-backfill-v2";
     if tx.meta_get(DONE)?.is_some() {
         return Ok(());
     }
+    let vnets = crate::providers::network::virtual_networks::TYPE.to_ascii_lowercase();
+    let endpoints = crate::providers::network::private_endpoints::TYPE_KEY.to_string();
     let mut types: Vec<String> = crate::catalogue::KINDS.iter().map(|k| k.type_name.to_ascii_lowercase()).collect();
-    types.push(crate::providers::network::virtual_networks::TYPE.to_ascii_lowercase());
+    types.push(vnets.clone());
+    types.push(endpoints.clone());
     for type_key in types.iter().filter(|t| registry.get(t).is_some()) {
-        let rows =
-            tx.list(&ListQuery { scope: Scope::All, type_key: Some(type_key), after: None, limit: usize::MAX >> 1 })?;
-        for mut row in rows {
-            let vnet = row.type_key == crate::providers::network::virtual_networks::TYPE.to_ascii_lowercase();
-            let present = if vnet { resolver_slot(&row).is_some() } else { public_address(&row).is_some() };
-            if present {
-                continue;
-            }
-            let (key, value) = if vnet {
+        let query = ListQuery { scope: Scope::All, type_key: Some(type_key), after: None, limit: usize::MAX >> 1 };
+        for mut row in tx.list(&query)? {
+            let (key, value) = if *type_key == vnets {
+                if resolver_slot(&row).is_some() {
+                    continue;
+                }
                 ("resolverSlot", json!(allocate_resolver_slot(tx, &row.key)?))
+            } else if *type_key == endpoints {
+                if endpoint_slot(&row).is_some() {
+                    continue;
+                }
+                ("gatewaySlot", json!(allocate_endpoint_slot(tx, &row.key)?))
             } else {
+                if public_address(&row).is_some() {
+                    continue;
+                }
                 ("publicAddress", json!(allocate_public_address(tx, &row.key)?.to_string()))
             };
             set_internal(&mut row.body, key, value);

@@ -15,7 +15,7 @@ use crate::identity::endpoints;
 use crate::providers::authorization::{self, rbac};
 use crate::providers::resources::{locations, providers as registration, subscriptions};
 use crate::state::AppState;
-use crate::{admin, diagnostics, engine, identity, operations, private_link};
+use crate::{admin, diagnostics, engine, identity, observability, operations, private_link};
 
 pub fn build(state: AppState) -> Router {
     Router::new()
@@ -39,6 +39,10 @@ pub fn build(state: AppState) -> Router {
         .route("/privlink/dns/resolvers", get(diagnostics::resolvers))
         .route("/privlink/dns/query", get(diagnostics::query))
         .route("/privlink/diagnose", get(diagnostics::diagnose))
+        .route("/privlink/gateway/proxies", get(observability::proxies))
+        .route("/privlink/gateway/listeners", get(observability::listeners))
+        .route("/privlink/gateway/stats", get(observability::stats))
+        .route("/metrics", get(observability::metrics))
         .fallback(arm_fallback)
         .layer(axum::middleware::from_fn(arm::standard_headers))
         .with_state(state)

@@ -104,7 +104,7 @@ pub async fn serve(
     })
     .await?
     .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let planes = crate::dataplane::DataPlanes::start(store.clone(), config.dns.clone())
+    let planes = crate::dataplane::DataPlanes::start(store.clone(), config.dns.clone(), config.gateway.clone())
         .await
         .context("starting the data planes")?;
     let reconciler = Arc::new(Reconciler::new(store.clone(), registry.clone(), settings.clone()));

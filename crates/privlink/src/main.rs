@@ -70,6 +70,22 @@ enum Command {
     /// Why a name does or does not reach a service from a VNet: the DNS answer, the private
     /// endpoint or public endpoint behind it, its connection state and the path.
     Diagnose(cli::dns::DiagnoseArgs),
+    /// Bind a private-link target's sub-resource to the local service its traffic goes to:
+    /// `privlink backend set <resource id> --group blob 127.0.0.1:10000`.
+    Backend {
+        #[command(flatten)]
+        connect: cli::client::Connect,
+        #[command(subcommand)]
+        command: cli::backend::BackendCommand,
+    },
+    /// The data plane: `gateway proxies` (sit in a VNet through its proxy), `gateway listeners`,
+    /// `gateway stats` (connections, bytes and refusals per endpoint).
+    Gateway {
+        #[command(flatten)]
+        common: cli::dns::DnsCommon,
+        #[command(subcommand)]
+        command: cli::gateway::GatewayCommand,
+    },
     /// Administration: tenants, subscriptions, service principals, users (administrator only).
     Admin {
         #[command(flatten)]
@@ -119,6 +135,16 @@ struct ServeArgs {
     /// Do not serve DNS (the explanation API still answers).
     #[arg(long)]
     no_dns: bool,
+    /// Each virtual network's proxy (HTTP CONNECT and SOCKS5) port, on the VNet's address (the
+    /// resolver's); 0 gives each a free port. Default 3128.
+    #[arg(long, env = "PRIVLINK_PROXY_PORT")]
+    proxy_port: Option<u16>,
+    /// The proxy that stands for the internet (default 127.77.255.254:3128).
+    #[arg(long, env = "PRIVLINK_INTERNET_PROXY")]
+    internet_proxy: Option<SocketAddr>,
+    /// Serve no data plane (proxies and listeners).
+    #[arg(long)]
+    no_gateway: bool,
 }
 
 fn resolve(args: ServeArgs) -> anyhow::Result<ServeConfig> {
@@ -151,6 +177,27 @@ fn resolve(args: ServeArgs) -> anyhow::Result<ServeConfig> {
     if !dns.listen.ip().is_loopback() {
         anyhow::bail!("the DNS listen address {} is not a loopback address", dns.listen);
     }
+    let gateway_file = file.gateway.unwrap_or_default();
+    let gateway_defaults = privlink_server::dataplane::gateway::GatewaySettings::default();
+    let gateway = privlink_server::dataplane::gateway::GatewaySettings {
+        enabled: !args.no_gateway && gateway_file.enabled.unwrap_or(true),
+        proxy_port: args.proxy_port.or(gateway_file.proxy_port).unwrap_or(gateway_defaults.proxy_port),
+        internet_proxy: args.internet_proxy.or(gateway_file.internet_proxy).unwrap_or(gateway_defaults.internet_proxy),
+        endpoint_base: gateway_file.endpoint_listen.unwrap_or(gateway_defaults.endpoint_base),
+        public_base: gateway_file.public_listen.unwrap_or(gateway_defaults.public_base),
+        peering_flag_blocks_endpoints: gateway_file
+            .peering_flag_blocks_endpoints
+            .unwrap_or(gateway_defaults.peering_flag_blocks_endpoints),
+    };
+    for (what, ip) in [
+        ("internet proxy", gateway.internet_proxy.ip()),
+        ("endpoint-listen", std::net::IpAddr::V4(gateway.endpoint_base)),
+        ("public-listen", std::net::IpAddr::V4(gateway.public_base)),
+    ] {
+        if !ip.is_loopback() {
+            anyhow::bail!("the gateway's {what} address {ip} is not a loopback address");
+        }
+    }
     Ok(ServeConfig {
         listen: args.listen.or(file.listen).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], DEFAULT_PORT))),
         store,
@@ -162,6 +209,7 @@ fn resolve(args: ServeArgs) -> anyhow::Result<ServeConfig> {
             legacy_network_policies: file.legacy_private_endpoint_network_policies.unwrap_or(false),
         },
         dns,
+        gateway,
         data_dir: args.data_dir,
     })
 }
@@ -218,6 +266,14 @@ fn print_banner(started: &privlink_server::Started, config: &ServeConfig) {
         );
     } else {
         println!("  dns:          off (--no-dns)");
+    }
+    if config.gateway.enabled {
+        println!(
+            "  gateway:      a proxy per VNet on port {} of its address, the internet's at {} (`privlink gateway proxies`)",
+            config.gateway.proxy_port, config.gateway.internet_proxy
+        );
+    } else {
+        println!("  gateway:      off (--no-gateway)");
     }
     println!("  tenant:       {}", started.defaults.tenant_id);
     println!("  subscription: {}", started.defaults.subscription_id);
@@ -307,6 +363,8 @@ async fn run() -> anyhow::Result<()> {
         Command::Identity { connect, command } => cli::env::identity(connect, command).await,
         Command::Admin { common, command } => cli::admin::admin(common, command).await,
         Command::Dns { common, command } => cli::dns::dns(common, command).await,
+        Command::Backend { connect, command } => cli::backend::backend(connect, command).await,
+        Command::Gateway { common, command } => cli::gateway::gateway(common, command).await,
         Command::Diagnose(args) => cli::dns::diagnose(args).await,
     }
 }

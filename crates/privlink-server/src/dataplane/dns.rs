@@ -73,22 +73,29 @@ impl Default for DnsSettings {
     }
 }
 
+/// The address slot `slot` gets from `base`: the `slot`-th address after it on the same port
+/// (`Address`), or the `slot`-th port after it on the same address (`Port`; port 0 stays 0, a
+/// free port each). The resolvers, the proxies and the gateway's listeners are all placed so.
+pub fn slot_address(base: SocketAddr, scheme: PerVnet, slot: u32) -> Result<SocketAddr, String> {
+    match scheme {
+        PerVnet::Address => {
+            let IpAddr::V4(first) = base.ip() else {
+                return Err(format!("per-vnet = \"address\" needs an IPv4 address, not {}", base.ip()));
+            };
+            let ip = u32::from(first).checked_add(slot).map(Ipv4Addr::from).filter(|ip| ip.is_loopback());
+            ip.map(|ip| SocketAddr::new(IpAddr::V4(ip), base.port()))
+                .ok_or_else(|| format!("slot {slot} is past the end of 127.0.0.0/8 from {first}"))
+        }
+        PerVnet::Port if base.port() == 0 => Ok(base),
+        PerVnet::Port => u16::try_from(u32::from(base.port()) + slot)
+            .map(|port| SocketAddr::new(base.ip(), port))
+            .map_err(|_| format!("slot {slot} is past port 65535 from {}", base.port())),
+    }
+}
+
 /// The resolver address of slot `slot`, or why there is none.
 pub fn resolver_address(settings: &DnsSettings, slot: u32) -> Result<SocketAddr, String> {
-    match settings.per_vnet {
-        PerVnet::Address => {
-            let IpAddr::V4(base) = settings.listen.ip() else {
-                return Err("per-vnet = \"address\" needs an IPv4 dns listen address".into());
-            };
-            let ip = u32::from(base).checked_add(slot).map(Ipv4Addr::from).filter(|ip| ip.is_loopback());
-            ip.map(|ip| SocketAddr::new(IpAddr::V4(ip), settings.listen.port()))
-                .ok_or_else(|| format!("resolver slot {slot} is past the end of 127.0.0.0/8 from {base}"))
-        }
-        PerVnet::Port if settings.listen.port() == 0 => Ok(settings.listen),
-        PerVnet::Port => u16::try_from(u32::from(settings.listen.port()) + slot)
-            .map(|port| SocketAddr::new(settings.listen.ip(), port))
-            .map_err(|_| format!("resolver slot {slot} is past port 65535 from {}", settings.listen.port())),
-    }
+    slot_address(settings.listen, settings.per_vnet, slot)
 }
 
 /// One VNet's resolver: where it listens, or why it does not.
@@ -112,8 +119,7 @@ const PUBLIC_TTL: u32 = 60;
 
 impl DnsPlane {
     pub fn new(settings: DnsSettings) -> Arc<DnsPlane> {
-        let catalog = Arc::new(RwLock::new(Catalog::new()));
-        catalog.write().set_authoritative_suffixes(authoritative_suffixes());
+        let catalog = Arc::new(RwLock::new(fresh_catalog()));
         let config = privlink_dns::ServerConfig { upstream: settings.upstream, ..Default::default() };
         let server = DnsServer::new(catalog.clone(), config);
         Arc::new(DnsPlane { settings, catalog, server, resolvers: Mutex::new(HashMap::new()) })
@@ -337,6 +343,18 @@ fn public_records(target: &Target, topology: &Topology, target_key: &str) -> Vec
         }
     }
     out
+}
+
+/// A catalog with nothing private in it yet: the public suffixes privlink answers for and the
+/// internet's view (no links: public answers only).
+pub fn fresh_catalog() -> Catalog {
+    let mut catalog = Catalog::new();
+    catalog.set_authoritative_suffixes(authoritative_suffixes());
+    catalog.upsert_view(
+        super::gateway::INTERNET_VIEW,
+        ViewInfo { name: "the internet".into(), source: super::gateway::INTERNET_VIEW.into() },
+    );
+    catalog
 }
 
 /// The public domains privlink answers for: an unknown name under one is NXDOMAIN, as Azure's

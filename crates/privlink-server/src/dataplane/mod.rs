@@ -11,6 +11,8 @@
 //! gets answers that reflect it.
 
 pub mod dns;
+pub mod gateway;
+pub mod nsg;
 pub mod topology;
 
 use std::collections::BTreeMap;
@@ -22,11 +24,13 @@ use privlink_store::{ListQuery, ResourceRow, Scope, Store};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use self::dns::{DnsPlane, DnsSettings};
-use self::topology::{row_kind, RowKind, Topology};
+use self::gateway::{GatewayPlane, GatewaySettings};
+use self::topology::{row_kind, Topology, Touched};
 
 pub struct DataPlanes {
     pub topology: Arc<RwLock<Topology>>,
     pub dns: Arc<DnsPlane>,
+    pub gateway: Arc<GatewayPlane>,
     barrier: mpsc::Sender<oneshot::Sender<()>>,
 }
 
@@ -35,15 +39,24 @@ const SYNC_TIMEOUT: Duration = Duration::from_secs(2);
 
 impl DataPlanes {
     /// Load the store's current state and start following its changes.
-    pub async fn start(store: Arc<dyn Store>, settings: DnsSettings) -> anyhow::Result<Arc<DataPlanes>> {
+    pub async fn start(
+        store: Arc<dyn Store>,
+        dns_settings: DnsSettings,
+        gateway_settings: GatewaySettings,
+    ) -> anyhow::Result<Arc<DataPlanes>> {
         let changes = store.subscribe();
-        let planes = DataPlanesInner {
-            topology: Arc::new(RwLock::new(Topology::default())),
-            dns: DnsPlane::new(settings),
-            store,
-        };
+        let topology = Arc::new(RwLock::new(Topology::default()));
+        let dns = DnsPlane::new(dns_settings.clone());
+        let gateway = GatewayPlane::new(gateway_settings, &dns_settings, topology.clone(), dns.catalog.clone());
+        let planes = DataPlanesInner { topology, dns, gateway, store };
         let (barrier, barriers) = mpsc::channel(1024);
-        let public = Arc::new(DataPlanes { topology: planes.topology.clone(), dns: planes.dns.clone(), barrier });
+        let public = Arc::new(DataPlanes {
+            topology: planes.topology.clone(),
+            dns: planes.dns.clone(),
+            gateway: planes.gateway.clone(),
+            barrier,
+        });
+        planes.gateway.start().await;
         planes.full_reload().await?;
         tokio::spawn(planes.run(changes, barriers));
         Ok(public)
@@ -61,6 +74,7 @@ impl DataPlanes {
     }
 
     pub async fn shutdown(&self) {
+        self.gateway.shutdown().await;
         self.dns.server.shutdown().await;
     }
 }
@@ -68,6 +82,7 @@ impl DataPlanes {
 struct DataPlanesInner {
     topology: Arc<RwLock<Topology>>,
     dns: Arc<DnsPlane>,
+    gateway: Arc<GatewayPlane>,
     store: Arc<dyn Store>,
 }
 
@@ -169,18 +184,14 @@ impl DataPlanesInner {
             })
         })
         .await??;
-        {
-            let mut catalog = self.dns.catalog.write();
-            *catalog = privlink_dns::Catalog::new();
-            catalog.set_authoritative_suffixes(dns::authoritative_suffixes());
-        }
+        *self.dns.catalog.write() = dns::fresh_catalog();
         let old_vnets: Vec<String> = self.topology.read().vnets.keys().cloned().collect();
         *self.topology.write() = Topology::default();
         let mut rows = rows;
         // Resolvers of VNets that are gone stop; the rest are reconciled with the rows.
         for key in old_vnets {
             if !rows.iter().any(|(k, _, _)| *k == key) {
-                rows.push((key, crate::providers::network::virtual_networks::TYPE.to_ascii_lowercase(), None));
+                rows.push((key, crate::providers::network::virtual_networks::TYPE_KEY.to_string(), None));
             }
         }
         self.apply_rows(rows).await;
@@ -188,37 +199,37 @@ impl DataPlanesInner {
     }
 
     async fn apply_rows(&self, rows: Vec<(String, String, Option<ResourceRow>)>) {
-        let mut targets = Vec::new();
-        let mut vnets = Vec::new();
+        let mut touched = Touched::default();
         {
             let mut topology = self.topology.write();
             let mut catalog = self.dns.catalog.write();
             for (key, type_key, row) in &rows {
-                if let Some(kind) = row_kind(type_key) {
-                    let touched = match row {
-                        Some(row) => topology.upsert(kind, row),
-                        None => topology.remove(kind, key),
-                    };
-                    targets.extend(touched);
-                    if matches!(kind, RowKind::Vnet) {
-                        vnets.push(key.clone());
-                    }
-                } else {
-                    self.dns.apply_private_dns(&mut catalog, type_key, key, row.as_ref());
+                match (row_kind(type_key), row) {
+                    (Some(kind), Some(row)) => topology.upsert(kind, row, &mut touched),
+                    (Some(kind), None) => topology.remove(kind, key, &mut touched),
+                    (None, row) => self.dns.apply_private_dns(&mut catalog, type_key, key, row.as_ref()),
                 }
             }
-            targets.sort();
-            targets.dedup();
-            for target in &targets {
+            for list in [&mut touched.targets, &mut touched.routes, &mut touched.vnets] {
+                list.sort();
+                list.dedup();
+            }
+            for target in &touched.targets {
                 self.dns.refresh_target(&mut catalog, &topology, target);
             }
-            for vnet in &vnets {
+            for vnet in &touched.vnets {
                 self.dns.apply_vnet(&mut catalog, &topology, vnet);
             }
         }
-        for vnet in vnets {
-            let wanted = self.topology.read().vnets.get(&vnet).map(|v| (v.id.clone(), v.resolver_slot));
-            self.dns.reconcile_resolver(wanted, &vnet).await;
+        for vnet in &touched.vnets {
+            let found = self.topology.read().vnets.get(vnet).map(|v| (v.id.clone(), v.name.clone(), v.resolver_slot));
+            self.dns.reconcile_resolver(found.as_ref().map(|(id, _, slot)| (id.clone(), *slot)), vnet).await;
+            self.gateway.reconcile_proxy(vnet, found.map(|(_, name, slot)| (name, slot))).await;
+        }
+        self.gateway.reconcile_routes(&touched.routes).await;
+        if !rows.is_empty() {
+            // Whatever changed may change what open tunnels are allowed.
+            self.gateway.reauthorize();
         }
     }
 }

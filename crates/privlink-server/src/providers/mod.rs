@@ -101,6 +101,10 @@ pub trait ResourceType: Send + Sync + 'static {
     fn patch_merges_properties(&self) -> bool {
         false
     }
+    /// Refuse tags the type gives a meaning to when they are malformed (privlink's backend tags).
+    fn check_tags(&self, _tags: &Map<String, Value>) -> ArmResult<()> {
+        Ok(())
+    }
     /// Validate the request and return the `properties` to store. Runs inside the write
     /// transaction; may write other rows through `w` (e.g. subnets given inline in a VNet).
     fn put(&self, w: &mut Write<'_>, input: &PutInput<'_>) -> ArmResult<Map<String, Value>>;

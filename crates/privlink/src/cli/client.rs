@@ -324,6 +324,10 @@ impl Client {
         self.send(self.http.get(self.url(path, Some(api_version)))).await
     }
 
+    pub async fn patch(&self, path: &str, api_version: &str, body: &Value) -> anyhow::Result<Value> {
+        self.send(self.http.patch(self.url(path, Some(api_version))).json(body)).await
+    }
+
     pub async fn put(&self, path: &str, api_version: &str, body: &Value) -> anyhow::Result<Value> {
         self.send(self.http.put(self.url(path, Some(api_version))).json(body)).await
     }

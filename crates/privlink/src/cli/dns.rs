@@ -41,6 +41,9 @@ pub struct DiagnoseArgs {
     /// The virtual network the client sits in: its resource id or its name.
     #[arg(long)]
     pub vnet: String,
+    /// The TCP port the client connects to.
+    #[arg(long, default_value_t = 443)]
+    pub port: u16,
 }
 
 fn text(v: &Value, key: &str) -> String {
@@ -126,7 +129,7 @@ pub async fn dns(common: DnsCommon, command: DnsCommand) -> anyhow::Result<()> {
 
 pub async fn diagnose(args: DiagnoseArgs) -> anyhow::Result<()> {
     let client = Client::connect(&args.common.connect)?;
-    let path = format!("/privlink/diagnose?name={}&vnet={}", encode(&args.name), encode(&args.vnet));
+    let path = format!("/privlink/diagnose?name={}&vnet={}&port={}", encode(&args.name), encode(&args.vnet), args.port);
     let body = client.get_plain(&path).await?;
     match args.common.output {
         Output::Json => println!("{}", serde_json::to_string_pretty(&body)?),
@@ -138,6 +141,8 @@ pub async fn diagnose(args: DiagnoseArgs) -> anyhow::Result<()> {
             }
             if body["behind"].as_array().is_none_or(|b| b.is_empty()) {
                 println!("{}", text(&body, "summary"));
+            } else if let Some(gateway) = body["gateway"]["verdict"].as_str() {
+                println!("{gateway}");
             }
         }
     }

@@ -3,9 +3,11 @@
 
 pub mod admin;
 pub mod azcli;
+pub mod backend;
 pub mod client;
 pub mod dns;
 pub mod env;
+pub mod gateway;
 pub mod private_link;
 pub mod shell;
 pub mod table;

@@ -20,6 +20,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 pub mod dns;
+pub mod gateway;
 pub mod private_link;
 
 /// The Microsoft.Network api-version the helpers send unless a path names one.
@@ -230,6 +231,7 @@ impl Server {
         }
         // Every VNet's resolver on its own free port: servers of parallel tests never collide.
         command.arg("--dns-listen").arg("127.77.0.1:0");
+        command.arg("--proxy-port").arg("0").arg("--internet-proxy").arg("127.77.255.254:0");
         command.args(args);
         for var in [
             "PRIVLINK_DATA_DIR",
@@ -239,6 +241,8 @@ impl Server {
             "PRIVLINK_DNS_LISTEN",
             "PRIVLINK_DNS_PER_VNET",
             "PRIVLINK_DNS_UPSTREAM",
+            "PRIVLINK_PROXY_PORT",
+            "PRIVLINK_INTERNET_PROXY",
         ] {
             command.env_remove(var);
         }

@@ -536,9 +536,20 @@ impl ResourceType for PrivateEndpoints {
         );
         props.insert("customNetworkInterfaceName".into(), json!(body.str("customNetworkInterfaceName")?.unwrap_or("")));
         props.insert("resourceGuid".into(), json!(uuid::Uuid::new_v4().to_string()));
-        w.internal = Some(
-            json!({ "nic": nic_id.key(), "connection": pec_id.key(), "vnet": vnet.key, "target": target.row().key }),
-        );
+        let gateway_slot = crate::platform::allocate_endpoint_slot(w.tx, &pe_id.key())?;
+        // Every address, also those without a name (a private link service without fqdns).
+        let addresses: Vec<&str> = nic_configs
+            .iter()
+            .filter_map(|c| c.pointer("/properties/privateIPAddress").and_then(Value::as_str))
+            .collect();
+        w.internal = Some(json!({
+            "addresses": addresses,
+            "nic": nic_id.key(),
+            "connection": pec_id.key(),
+            "vnet": vnet.key,
+            "target": target.row().key,
+            "gatewaySlot": gateway_slot,
+        }));
         Ok(props)
     }
 

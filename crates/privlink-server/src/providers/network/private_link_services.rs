@@ -123,6 +123,9 @@ impl ResourceType for PrivateLinkServices {
     fn tracked(&self) -> bool {
         true
     }
+    fn check_tags(&self, tags: &Map<String, Value>) -> ArmResult<()> {
+        crate::providers::targets::backends::check(None, tags)
+    }
 
     fn put(&self, w: &mut Write<'_>, input: &PutInput<'_>) -> ArmResult<Map<String, Value>> {
         let id = input.id;

@@ -17,6 +17,7 @@ use crate::arm::{ArmError, ArmResult, ResourceId};
 use crate::providers::{properties, PutInput, ResourceType, Write};
 
 pub const TYPE: &str = "Microsoft.Network/virtualNetworks";
+pub const TYPE_KEY: &str = "microsoft.network/virtualnetworks";
 
 pub struct VirtualNetworks;
 

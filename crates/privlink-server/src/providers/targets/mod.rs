@@ -5,6 +5,7 @@
 //! with specifics (Storage's `kind` and `networkAcls`, Kusto's URIs) has a small module of its
 //! own, reached through [`Specifics`].
 
+pub mod backends;
 pub mod connections;
 pub mod kusto;
 pub mod storage;
@@ -88,6 +89,14 @@ impl ResourceType for TargetType {
     }
     fn etag(&self) -> bool {
         false
+    }
+    /// `az storage account update` and the SDKs' `update` PATCH properties (public network
+    /// access, the firewall), not just tags.
+    fn patch_merges_properties(&self) -> bool {
+        true
+    }
+    fn check_tags(&self, tags: &Map<String, Value>) -> ArmResult<()> {
+        backends::check(Some(self.kind), tags)
     }
 
     fn put(&self, w: &mut Write<'_>, input: &PutInput<'_>) -> ArmResult<Map<String, Value>> {
