@@ -78,6 +78,9 @@ pub struct Limits {
     pub virtual_network_links_per_private_dns_zone: u64,
     pub registration_links_per_private_dns_zone: u64,
     pub page_size: usize,
+    /// File descriptors the data planes may hold for resolvers, proxies and listeners (default:
+    /// the process's `ulimit -n` less 1,024 kept for the API).
+    pub data_plane_descriptors: Option<usize>,
 }
 
 impl Default for Limits {
@@ -94,6 +97,7 @@ impl Default for Limits {
             virtual_network_links_per_private_dns_zone: 100,
             registration_links_per_private_dns_zone: 50,
             page_size: 100,
+            data_plane_descriptors: None,
         }
     }
 }

@@ -104,9 +104,14 @@ pub async fn serve(
     })
     .await?
     .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let planes = crate::dataplane::DataPlanes::start(store.clone(), config.dns.clone(), config.gateway.clone())
-        .await
-        .context("starting the data planes")?;
+    let planes = crate::dataplane::DataPlanes::start(
+        store.clone(),
+        config.dns.clone(),
+        config.gateway.clone(),
+        config.settings.limits.data_plane_descriptors,
+    )
+    .await
+    .context("starting the data planes")?;
     let reconciler = Arc::new(Reconciler::new(store.clone(), registry.clone(), settings.clone()));
     let state = AppState {
         store,

@@ -365,3 +365,28 @@ async fn dns_query_and_diagnose_explain_the_chain_and_the_connection() {
     let r = s.get("/privlink/dns/query?name=x&vnet=vnet&type=BOGUS").await;
     common::expect_error(&r, 400, "InvalidQueryParameter");
 }
+
+#[tokio::test]
+async fn a_descriptor_budget_keeps_resolvers_from_starving_the_api() {
+    // Room for two or three VNets' resolvers and proxies, not six.
+    let s = Server::start_with_config("[limits]\ndata-plane-descriptors = 12\n").await;
+    let rg = s.rg("rg");
+    s.create_rg_at(&rg).await;
+    let mut ids = Vec::new();
+    for i in 0..6 {
+        ids.push(id_of(&s.create_vnet("rg", &format!("v{i}"), &[&format!("10.{i}.0.0/16")], &[]).await));
+    }
+    let listed = s.get("/privlink/dns/resolvers").await;
+    let value = listed.json["value"].as_array().unwrap().clone();
+    let listening: Vec<&Value> = value.iter().filter(|r| r["address"].is_string()).collect();
+    let refused: Vec<&Value> =
+        value.iter().filter(|r| r["error"].as_str().is_some_and(|e| e.contains("budget"))).collect();
+    assert!(!listening.is_empty() && !refused.is_empty() && listening.len() + refused.len() == 6, "{listed}");
+    // The API is untouched, and a deleted VNet's descriptors go to one that waited for them.
+    let waiting = refused[0]["virtualNetwork"].as_str().unwrap().to_string();
+    let first = listening[0]["virtualNetwork"].as_str().unwrap().to_string();
+    s.delete_ok(&first).await;
+    let r = s.resolver(&waiting).await;
+    let a = resolve(r, Transport::Udp, "x.blob.core.windows.net", RecordType::A).await;
+    assert_eq!(a.rcode, ResponseCode::NXDomain, "{a:?}");
+}

@@ -25,6 +25,7 @@ use privlink_store::ResourceRow;
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::descriptors::{Budget, Reservation};
 use super::topology::{Target, Topology};
 use crate::catalogue;
 use crate::providers::private_dns::record_sets::{self, ArmNames};
@@ -112,17 +113,30 @@ pub struct DnsPlane {
     pub catalog: Arc<RwLock<Catalog>>,
     pub server: Arc<DnsServer>,
     resolvers: Mutex<HashMap<String, ResolverState>>,
+    /// Descriptors each listening resolver holds (a TCP listener and a UDP socket per worker).
+    descriptors: Arc<Budget>,
+    per_resolver: usize,
+    reservations: Mutex<HashMap<String, Reservation>>,
 }
 
 /// TTL of the public model's records (Azure's public CNAMEs use 60 s).
 const PUBLIC_TTL: u32 = 60;
 
 impl DnsPlane {
-    pub fn new(settings: DnsSettings) -> Arc<DnsPlane> {
+    pub fn new(settings: DnsSettings, descriptors: Arc<Budget>) -> Arc<DnsPlane> {
         let catalog = Arc::new(RwLock::new(fresh_catalog()));
         let config = privlink_dns::ServerConfig { upstream: settings.upstream, ..Default::default() };
+        let per_resolver = config.udp_workers.max(1) + 1;
         let server = DnsServer::new(catalog.clone(), config);
-        Arc::new(DnsPlane { settings, catalog, server, resolvers: Mutex::new(HashMap::new()) })
+        Arc::new(DnsPlane {
+            settings,
+            catalog,
+            server,
+            resolvers: Mutex::new(HashMap::new()),
+            descriptors,
+            per_resolver,
+            reservations: Mutex::new(HashMap::new()),
+        })
     }
 
     /// Whether the plane reads rows of this type.
@@ -198,6 +212,7 @@ impl DnsPlane {
         let Some((vnet_id, slot)) = topology_vnet else {
             self.server.stop_view(key);
             self.resolvers.lock().remove(key);
+            self.reservations.lock().remove(key);
             return;
         };
         let wanted = match slot.map(|s| resolver_address(&self.settings, s)) {
@@ -216,10 +231,23 @@ impl DnsPlane {
         if current.as_ref().is_some_and(|c| c.wanted == Some(wanted) && c.bound.is_some()) {
             return;
         }
+        if !self.reservations.lock().contains_key(key) {
+            match self.descriptors.take(self.per_resolver) {
+                Ok(reservation) => {
+                    self.reservations.lock().insert(key.to_string(), reservation);
+                }
+                Err(e) => {
+                    tracing::warn!(vnet = %vnet_id, error = %e, "not listening for the virtual network's resolver");
+                    self.record(key, ResolverState { vnet_id, wanted: Some(wanted), bound: None, error: Some(e) });
+                    return;
+                }
+            }
+        }
         let state = match self.server.serve_view(key, wanted).await {
             Ok(bound) => ResolverState { vnet_id, wanted: Some(wanted), bound: Some(bound), error: None },
             Err(e) => {
                 tracing::warn!(vnet = %vnet_id, address = %wanted, error = %e, "cannot listen for the virtual network's resolver");
+                self.reservations.lock().remove(key);
                 ResolverState { vnet_id, wanted: Some(wanted), bound: None, error: Some(e.to_string()) }
             }
         };
@@ -235,6 +263,12 @@ impl DnsPlane {
         let mut all: Vec<_> = self.resolvers.lock().iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         all.sort_by(|a, b| a.0.cmp(&b.0));
         all
+    }
+
+    /// VNets whose resolver is not listening for want of descriptors.
+    pub fn waiting_for_descriptors(&self) -> Vec<String> {
+        let resolvers = self.resolvers.lock();
+        resolvers.iter().filter(|(_, r)| r.bound.is_none() && r.wanted.is_some()).map(|(k, _)| k.clone()).collect()
     }
 
     pub fn resolver(&self, vnet_key: &str) -> Option<ResolverState> {

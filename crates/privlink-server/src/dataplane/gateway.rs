@@ -32,6 +32,7 @@ use parking_lot::{Mutex, RwLock};
 use privlink_dns::Catalog;
 use privlink_gateway::{ConnectRequest, Decision, Gateway, GatewayConfig, Host, Origin, Policy, RefusalKind};
 
+use super::descriptors::{Budget, Reservation};
 use super::dns::{slot_address, DnsSettings, PerVnet};
 use super::nsg;
 use super::topology::{Endpoint, Reach, Target, Topology};
@@ -494,6 +495,9 @@ pub struct GatewayPlane {
     /// Route listeners by owner key (an endpoint's or a target's key), then by listener id.
     listeners: Mutex<HashMap<String, HashMap<String, Bound>>>,
     proxies: Mutex<HashMap<String, Bound>>,
+    /// One descriptor per proxy and per listener, by view or listener id.
+    descriptors: Arc<Budget>,
+    reservations: Mutex<HashMap<String, Reservation>>,
 }
 
 impl GatewayPlane {
@@ -502,6 +506,7 @@ impl GatewayPlane {
         dns: &DnsSettings,
         topology: Arc<RwLock<Topology>>,
         catalog: Arc<RwLock<Catalog>>,
+        descriptors: Arc<Budget>,
     ) -> Arc<GatewayPlane> {
         let policy = Arc::new(TopologyPolicy {
             peering_flag_blocks_endpoints: settings.peering_flag_blocks_endpoints,
@@ -518,7 +523,23 @@ impl GatewayPlane {
             policy,
             listeners: Mutex::new(HashMap::new()),
             proxies: Mutex::new(HashMap::new()),
+            descriptors,
+            reservations: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// One descriptor for `id` (a view or a listener), kept until [`Self::release`].
+    fn reserve(&self, id: &str) -> Result<(), String> {
+        if self.reservations.lock().contains_key(id) {
+            return Ok(());
+        }
+        let reservation = self.descriptors.take(1)?;
+        self.reservations.lock().insert(id.to_string(), reservation);
+        Ok(())
+    }
+
+    fn release(&self, id: &str) {
+        self.reservations.lock().remove(id);
     }
 
     /// Where a VNet's proxy listens.
@@ -550,10 +571,15 @@ impl GatewayPlane {
     }
 
     async fn bind_proxy(&self, view: &str, wanted: SocketAddr) -> Bound {
+        if let Err(e) = self.reserve(view) {
+            tracing::warn!(view, error = %e, "not listening for the proxy");
+            return Bound { owner: view.into(), stands_for: String::new(), address: None, error: Some(e) };
+        }
         match self.gateway.serve_proxy(view, wanted).await {
             Ok(bound) => Bound { owner: view.into(), stands_for: String::new(), address: Some(bound), error: None },
             Err(e) => {
                 tracing::warn!(view, address = %wanted, error = %e, "cannot listen for the proxy");
+                self.release(view);
                 Bound { owner: view.into(), stands_for: String::new(), address: None, error: Some(e.to_string()) }
             }
         }
@@ -567,6 +593,7 @@ impl GatewayPlane {
         let Some((name, slot)) = vnet else {
             self.gateway.stop_proxy(key);
             self.proxies.lock().remove(key);
+            self.release(key);
             return;
         };
         let wanted = match slot.map(|s| self.proxy_address(s)) {
@@ -669,13 +696,16 @@ impl GatewayPlane {
                     next.insert(id, existing.clone());
                     continue;
                 }
-                let bound = match addr {
+                let bound = match addr.and_then(|addr| self.reserve(&id).map(|()| addr)) {
                     Ok(addr) => match self.gateway.listen(&id, addr).await {
                         Ok(bound) => {
                             self.policy.listener_at.write().insert(bound, id.clone());
                             Bound { owner: owner.clone(), stands_for, address: Some(bound), error: None }
                         }
-                        Err(e) => Bound { owner: owner.clone(), stands_for, address: None, error: Some(e.to_string()) },
+                        Err(e) => {
+                            self.release(&id);
+                            Bound { owner: owner.clone(), stands_for, address: None, error: Some(e.to_string()) }
+                        }
                     },
                     Err(e) => Bound { owner: owner.clone(), stands_for, address: None, error: Some(e) },
                 };
@@ -683,6 +713,7 @@ impl GatewayPlane {
             }
             for (id, old) in current.iter().filter(|(id, _)| !next.contains_key(*id)) {
                 self.gateway.close_listener(id);
+                self.release(id);
                 self.policy.listeners.write().remove(id);
                 if let Some(addr) = old.address {
                     self.policy.listener_at.write().remove(&addr);
@@ -729,6 +760,12 @@ impl GatewayPlane {
         let mut out: Vec<Bound> = self.proxies.lock().values().cloned().collect();
         out.sort_by(|a, b| a.owner.cmp(&b.owner));
         out
+    }
+
+    /// VNets whose proxy is not listening (for want of descriptors, or a bind that failed).
+    pub fn waiting_for_descriptors(&self) -> Vec<String> {
+        let proxies = self.proxies.lock();
+        proxies.iter().filter(|(k, p)| p.address.is_none() && *k != INTERNET_VIEW).map(|(k, _)| k.clone()).collect()
     }
 
     pub fn proxy_of(&self, vnet_key: &str) -> Option<Bound> {

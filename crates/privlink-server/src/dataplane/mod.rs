@@ -10,6 +10,7 @@
 //! is applied. API writes pass it before they answer, so a client that sees its PUT succeed
 //! gets answers that reflect it.
 
+pub mod descriptors;
 pub mod dns;
 pub mod gateway;
 pub mod nsg;
@@ -43,11 +44,14 @@ impl DataPlanes {
         store: Arc<dyn Store>,
         dns_settings: DnsSettings,
         gateway_settings: GatewaySettings,
+        descriptor_budget: Option<usize>,
     ) -> anyhow::Result<Arc<DataPlanes>> {
         let changes = store.subscribe();
         let topology = Arc::new(RwLock::new(Topology::default()));
-        let dns = DnsPlane::new(dns_settings.clone());
-        let gateway = GatewayPlane::new(gateway_settings, &dns_settings, topology.clone(), dns.catalog.clone());
+        let descriptors = descriptors::Budget::for_this_process(descriptor_budget);
+        let dns = DnsPlane::new(dns_settings.clone(), descriptors.clone());
+        let gateway =
+            GatewayPlane::new(gateway_settings, &dns_settings, topology.clone(), dns.catalog.clone(), descriptors);
         let planes = DataPlanesInner { topology, dns, gateway, store };
         let (barrier, barriers) = mpsc::channel(1024);
         let public = Arc::new(DataPlanes {
@@ -221,7 +225,15 @@ impl DataPlanesInner {
                 self.dns.apply_vnet(&mut catalog, &topology, vnet);
             }
         }
-        for vnet in &touched.vnets {
+        let mut vnets = touched.vnets.clone();
+        if vnets.iter().any(|v| !self.topology.read().vnets.contains_key(v)) {
+            // A VNet went away with its descriptors: those that found the budget spent try again.
+            vnets.extend(self.dns.waiting_for_descriptors());
+            vnets.extend(self.gateway.waiting_for_descriptors());
+            vnets.sort();
+            vnets.dedup();
+        }
+        for vnet in &vnets {
             let found = self.topology.read().vnets.get(vnet).map(|v| (v.id.clone(), v.name.clone(), v.resolver_slot));
             self.dns.reconcile_resolver(found.as_ref().map(|(id, _, slot)| (id.clone(), *slot)), vnet).await;
             self.gateway.reconcile_proxy(vnet, found.map(|(_, name, slot)| (name, slot))).await;
