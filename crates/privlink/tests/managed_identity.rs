@@ -95,6 +95,16 @@ async fn a_system_assigned_identity_is_stable_until_removed() {
     let sa = put_storage(&s, &path, &again).await;
     assert_eq!(sa["identity"], identity, "a re-PUT keeps the identity");
     assert_eq!(sa["tags"], json!({ "env": "test" }));
+    // A PATCH (what `az storage account update` sends) changes what it names and keeps the
+    // identity, the kind, the sku and the other properties.
+    let patched = s.patch(&path, &json!({ "properties": { "minimumTlsVersion": "TLS1_3" } })).await;
+    assert_eq!(patched.status, 200, "{patched}");
+    assert_eq!(patched.json["identity"], identity, "a PATCH keeps the identity");
+    assert_eq!(patched.json["properties"]["minimumTlsVersion"], "TLS1_3");
+    assert_eq!(patched.json["tags"], json!({ "env": "test" }));
+    assert_eq!(patched.json["kind"], sa["kind"]);
+    assert_eq!(patched.json["sku"], sa["sku"]);
+    assert_eq!(patched.json["properties"]["publicNetworkAccess"], sa["properties"]["publicNetworkAccess"]);
 
     let sa = put_storage(&s, &path, &storage_with(json!({ "type": "None" }))).await;
     assert!(sa.get("identity").is_none(), "type None removes the identity: {sa}");
