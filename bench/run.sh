@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # privlink vs Moto benchmark: builds the release binaries, starts Moto's server and privlink
 # (SQLite in a temp dir; a new, empty server for every run, as Moto is reset before each of its
-# runs) on 127.0.0.1, runs the load scenarios, the IPAM measurement, the private-endpoint runs
-# and the DNS comparison with unbound (bench/dns.sh), then prints a summary. Raw JSON lines,
+# runs) on 127.0.0.1, runs the load scenarios, the IPAM measurement, the private-endpoint runs,
+# the DNS comparison with unbound (bench/dns.sh) and the gateway comparison with a direct
+# connection and haproxy (bench/gateway.sh), then prints a summary. Raw JSON lines,
 # logs and the summary go to bench/out/ (gitignored). See docs/benchmarks.md.
 #
 #   bench/run.sh                  # 10 s per load run (about 5 minutes in all on 2 cores)
@@ -14,6 +15,7 @@
 # default 10000), BENCH_PE_SCALE (endpoints in the scale run, default 64000, Azure's limit per
 # subscription), BENCH_PE_BUDGET (seconds the prefill or the scale run may take, default 360),
 # BENCH_SKIP_ENDPOINTS=1, BENCH_SKIP_DNS=1 (bench/dns.sh, which has settings of its own: DNS_*),
+# BENCH_SKIP_GATEWAY=1 (bench/gateway.sh, settings GW_*),
 # BENCH_FRESH=0 (one privlink server for the load runs and IPAM instead
 # of a new, empty one per run; each endpoint run always gets a new server), CARGO_TARGET_DIR
 # (honoured), PRIVLINK_VENV_DIR (default ~/.cache/privlink; Moto's venv is venv-moto in it).
@@ -35,17 +37,13 @@ RESULTS=$OUT/results-$STAMP.jsonl
 LOG=$OUT/run-$STAMP.log
 mkdir -p "$OUT"
 
-log() { echo "== $*" | tee -a "$LOG"; }
+BENCH_TMP=$OUT
+CLIENT_LABEL="bench client"
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 
 log "privlink benchmark $STAMP (BENCH_SECS=$BENCH_SECS, concurrency: $BENCH_CONCURRENCY)"
-{
-  echo "date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
-  echo "cores: $(nproc)"
-  echo "cpu: $(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -1)"
-  echo "memory: $(free -h 2>/dev/null | awk '/^Mem:/ {print $2}')"
-  echo "commit: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$ROOT" diff --quiet 2>/dev/null || echo ' (with local changes)')"
-  echo "rustc: $(rustc --version 2>/dev/null || echo unknown)"
-} | tee -a "$LOG"
+machine_facts | tee -a "$LOG"
 
 log "building release binaries"
 (cd "$ROOT" && cargo build --release -p privlink -p privlink-bench) 2>&1 | tail -n 3 | tee -a "$LOG"
@@ -66,24 +64,12 @@ echo "moto: $("$VENV/bin/python" -c 'import moto; print(moto.__version__)'), $("
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/privlink-bench.XXXXXX")
 PRIVLINK_PID=""
 MOTO_PID=""
-stop_pid() { # bounded: TERM, up to 10 s, then KILL
-  local pid=$1
-  [ -n "$pid" ] || return 0
-  kill "$pid" 2>/dev/null || true
-  for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -9 "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
 cleanup() {
   stop_pid "$PRIVLINK_PID"
   stop_pid "$MOTO_PID"
   rm -rf "$WORK"
 }
 trap cleanup EXIT INT TERM
-
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
 
 # A privlink server on a new, empty SQLite data dir (unless BENCH_FRESH=0 and one is running):
 # every run starts from an empty store, as every Moto run starts from a reset Moto.
@@ -100,12 +86,7 @@ start_privlink() {
   "$PRIVLINK" serve --data-dir "$data" --listen 127.0.0.1:0 --provisioning immediate \
     >>"$OUT/privlink-$STAMP.log" 2>&1 &
   PRIVLINK_PID=$!
-  for _ in $(seq 300); do
-    [ -s "$data/endpoint.json" ] && break
-    kill -0 "$PRIVLINK_PID" 2>/dev/null || { cat "$OUT/privlink-$STAMP.log"; echo "privlink exited" >&2; exit 1; }
-    sleep 0.1
-  done
-  [ -s "$data/endpoint.json" ] || { echo "privlink did not start within 30 s" >&2; exit 1; }
+  wait_endpoint "$data" "$PRIVLINK_PID" "$OUT/privlink-$STAMP.log"
   ENDPOINT=$data/endpoint.json
   echo "privlink server #$SERVERS (pid $PRIVLINK_PID) on $(sed -n 's/.*"url": *"\([^"]*\)".*/\1/p' "$ENDPOINT"), SQLite in $data" >>"$LOG"
 }
@@ -122,41 +103,11 @@ for _ in $(seq 300); do
 done
 curl -sf -o /dev/null -X POST "$MOTO_URL/moto-api/reset" || { echo "moto_server did not start within 30 s" >&2; exit 1; }
 
-CLK_TCK=$(getconf CLK_TCK)
-# CPU ticks (user + system) a process has used so far.
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
-# CPU seconds (user + system) used by this script's finished children: the bench client.
-# (`times` must run in this shell, not in a $(...) subshell, which has no finished children.)
-child_cpu() {
-  times >"$OUT/.times"
-  awk 'NR == 2 { for (i = 1; i <= 2; i++) { split($i, t, /[ms]/); s += t[1] * 60 + t[2] } print s }' "$OUT/.times"
-}
-# Busy and total ticks of the whole machine.
-machine() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8, $2 + $3 + $4 + $5 + $6 + $7 + $8}' /proc/stat; }
-
-# Run one bench command: human lines to the terminal and the log, JSON lines to RESULTS, and
-# the CPU each server and the whole machine used meanwhile.
+# One bench command, with the CPU of the current privlink server and of Moto recorded.
 run() {
-  log "privlink-bench $*  (load average: $(cut -d' ' -f1-3 /proc/loadavg))"
-  local status=0 p0 m0 c0 busy0 total0 busy1 total1 wall0
-  p0=$(ticks "$PRIVLINK_PID"); m0=$(ticks "$MOTO_PID"); child_cpu >"$OUT/.c0"; c0=$(cat "$OUT/.c0"); read -r busy0 total0 < <(machine); wall0=$(date +%s.%N)
-  "$BENCH" "$@" 2>&1 | tee "$OUT/.last-run" | { grep --line-buffered -v '^{' || true; } || status=$?
-  read -r busy1 total1 < <(machine)
-  child_cpu >"$OUT/.c1"
-  awk -v p="$(( $(ticks "$PRIVLINK_PID") - p0 ))" -v m="$(( $(ticks "$MOTO_PID") - m0 ))" -v hz="$CLK_TCK" \
-      -v b="$(( busy1 - busy0 ))" -v t="$(( total1 - total0 ))" -v w0="$wall0" -v w1="$(date +%s.%N)" \
-      -v c0="$c0" -v c1="$(cat "$OUT/.c1")" \
-      'BEGIN { printf "    cpu: privlink %.1f s, moto %.1f s, bench client %.1f s, machine busy %.0f%% of %.1f s wall\n", p/hz, m/hz, c1-c0, (t > 0 ? 100*b/t : 0), w1-w0 }' \
-      | tee -a "$OUT/.last-run"
-  cat "$OUT/.last-run" >>"$LOG"
-  grep '^{' "$OUT/.last-run" >>"$RESULTS" || true
-  rm -f "$OUT/.last-run" "$OUT/.times" "$OUT/.c0" "$OUT/.c1"
-  if [ "$status" != 0 ]; then
-    log "FAILED (exit $status): privlink-bench $*"
-    FAILED=$((FAILED + 1))
-  fi
+  BENCH_PIDS=(privlink="$PRIVLINK_PID" moto="$MOTO_PID")
+  bench_run "$@"
 }
-FAILED=0
 
 for c in $BENCH_CONCURRENCY; do
   start_privlink
@@ -189,6 +140,12 @@ fi
 if [ "${BENCH_SKIP_DNS:-0}" != 1 ]; then
   log "DNS: privlink vs unbound (bench/dns.sh)"
   BENCH_RESULTS=$RESULTS BENCH_SKIP_BUILD=1 "$ROOT/bench/dns.sh" 2>&1 | tee -a "$LOG" || FAILED=$((FAILED + 1))
+fi
+
+# The gateway against a direct connection and haproxy (its own servers; see bench/gateway.sh).
+if [ "${BENCH_SKIP_GATEWAY:-0}" != 1 ]; then
+  log "gateway: privlink vs direct vs haproxy (bench/gateway.sh)"
+  BENCH_RESULTS=$RESULTS BENCH_SKIP_BUILD=1 "$ROOT/bench/gateway.sh" 2>&1 | tee -a "$LOG" || FAILED=$((FAILED + 1))
 fi
 
 log "summary"

@@ -3,7 +3,7 @@
 //! whatever else ran on the machine meanwhile: on a shared 2-core machine it is what tells a
 //! clean measurement from a disturbed one.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde_json::{json, Map, Value};
 
@@ -67,6 +67,34 @@ pub fn since(before: &Snapshot, pids: &[Pid]) -> Value {
         doc.insert("other_pct".into(), json!(round2(100.0 * (busy - accounted).max(0.0) / total.max(1e-9))));
     }
     Value::Object(doc)
+}
+
+/// The `cpu` object of a measurement for people: "cpu privlink 3.1 s, client 1.2 s, other 0.0 s".
+pub fn text(cpu: &Value) -> String {
+    let secs = |v: &Value| v.as_f64().map_or_else(|| "?".to_string(), |x| format!("{x:.1} s"));
+    let mut parts: Vec<String> = Vec::new();
+    for (name, v) in cpu.get("servers").and_then(Value::as_object).into_iter().flatten() {
+        parts.push(format!("{name} {}", secs(v)));
+    }
+    parts.push(format!("client {}", secs(&cpu["client_s"])));
+    if cpu.get("other_s").is_some() {
+        parts.push(format!("other {}", secs(&cpu["other_s"])));
+    }
+    format!("cpu {}", parts.join(", "))
+}
+
+/// On a shared machine: waits up to `limit` for the machine to be idle (under 10% busy over
+/// one second) before a measurement. Gives up quietly: the measurement records what else ran.
+pub fn wait_quiet(limit: Duration) {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        let Some((b0, t0)) = machine_ticks() else { return };
+        std::thread::sleep(Duration::from_secs(1));
+        let Some((b1, t1)) = machine_ticks() else { return };
+        if 10 * b1.saturating_sub(b0) < t1.saturating_sub(t0) {
+            return;
+        }
+    }
 }
 
 /// Busy (user, nice, system, irq, softirq) and total ticks from the first line of /proc/stat.

@@ -12,10 +12,9 @@
 //! Every measurement prints one human line and one JSON line (`"bench": "dns"`), which
 //! `privlink-bench summary` turns into the privlink ÷ unbound table.
 
-mod cpu;
 mod dnsperf;
 mod paced;
-mod setup;
+pub mod setup;
 pub mod summary;
 mod wire;
 
@@ -28,6 +27,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use serde_json::{json, Map, Value};
 
+use crate::cpu::{self, text as cpu_text};
 use crate::stats::round2;
 use wire::Question;
 
@@ -337,20 +337,6 @@ fn load(a: &LoadArgs) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// The `cpu` object of a measurement for people: "cpu privlink 3.1 s, client 1.2 s, other 0.0 s".
-fn cpu_text(cpu: &Value) -> String {
-    let secs = |v: &Value| v.as_f64().map_or_else(|| "?".to_string(), |x| format!("{x:.1} s"));
-    let mut parts: Vec<String> = Vec::new();
-    for (name, v) in cpu.get("servers").and_then(Value::as_object).into_iter().flatten() {
-        parts.push(format!("{name} {}", secs(v)));
-    }
-    parts.push(format!("client {}", secs(&cpu["client_s"])));
-    if cpu.get("other_s").is_some() {
-        parts.push(format!("other {}", secs(&cpu["other_s"])));
-    }
-    format!("cpu {}", parts.join(", "))
 }
 
 fn us(ns: u64) -> f64 {

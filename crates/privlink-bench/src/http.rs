@@ -172,6 +172,31 @@ impl Arm {
         Ok(PutResponse { status, body, operation })
     }
 
+    /// PUT with the given api-version and, when the answer carries an operation, poll it to
+    /// Succeeded. Returns the PUT's response body (null when it is not JSON).
+    pub async fn put_lro(&self, path: &str, api: &str, body: &Value, rec: &mut Recorder) -> Result<Value> {
+        let resp = self.put_raw(path, api, body, rec).await?;
+        if !resp.status.is_success() {
+            bail!("PUT {path}: {}: {}", resp.status, resp.excerpt());
+        }
+        if let Some(op) = &resp.operation {
+            self.poll(op, rec).await?;
+        }
+        Ok(resp.json().unwrap_or(Value::Null))
+    }
+
+    /// GET a URL (ARM or privlink's own API) and parse the answer as JSON; any other status
+    /// than success is an error.
+    pub async fn get_json(&self, url: &str) -> Result<Value> {
+        let resp = self.client.get(url).bearer_auth(&self.token).send().await.with_context(|| format!("GET {url}"))?;
+        let status = resp.status();
+        let text = resp.text().await.context("reading a GET response")?;
+        if !status.is_success() {
+            bail!("GET {url}: {status}: {}", excerpt(&text));
+        }
+        serde_json::from_str(&text).with_context(|| format!("GET {url}: not JSON"))
+    }
+
     /// DELETE a resource and poll its operation.
     pub async fn delete(&self, path: &str, rec: &mut Recorder) -> Result<()> {
         let url = self.url(path, NETWORK_API);

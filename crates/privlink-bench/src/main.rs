@@ -1,17 +1,21 @@
 //! `privlink-bench`: load generator for privlink's management API, and the same kind of load
-//! against Moto's EC2 API for comparison; and privlink's DNS resolver against unbound. Every run
+//! against Moto's EC2 API for comparison; privlink's DNS resolver against unbound; and its
+//! gateway against a direct connection and haproxy. Every run
 //! is bounded in time and in operations, prints one human line and one JSON line (see
-//! `bench/run.sh`, `bench/dns.sh` and `docs/benchmarks.md`).
+//! `bench/run.sh`, `bench/dns.sh`, `bench/gateway.sh` and `docs/benchmarks.md`).
 
 #[macro_use]
 mod out;
 
 mod arm;
+mod cpu;
 mod dns;
 mod endpoints;
+mod gateway;
 mod http;
 mod ipam;
 mod moto;
+mod os;
 mod stats;
 mod summary;
 
@@ -28,7 +32,7 @@ use crate::http::Arm;
 #[command(
     name = "privlink-bench",
     version,
-    about = "Load generator for privlink (ARM API, DNS) and its peers (Moto, unbound)"
+    about = "Load generator for privlink (ARM API, DNS, gateway) and its peers (Moto, unbound, haproxy)"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -49,6 +53,10 @@ enum Command {
     /// check, paced latency load, dnsperf.
     #[command(subcommand)]
     Dns(dns::DnsCommand),
+    /// privlink's gateway against a direct connection and haproxy (TCP mode) to the same
+    /// backend: setup, bulk throughput, connections/s, paced latency, approval to first byte.
+    #[command(subcommand)]
+    Gateway(gateway::GatewayCommand),
     /// Print a Markdown summary of the JSON lines in FILEs.
     Summary { files: Vec<PathBuf> },
 }
@@ -315,6 +323,7 @@ fn main() -> Result<()> {
             rt.block_on(endpoints::run(arm, settings))?;
         }
         Command::Dns(d) => dns::run(d)?,
+        Command::Gateway(g) => gateway::run(g)?,
         Command::Summary { files } => summary::run(&files)?,
     }
     Ok(())

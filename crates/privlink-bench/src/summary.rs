@@ -1,6 +1,6 @@
 //! `privlink-bench summary FILE...`: read the JSON lines of earlier runs and print Markdown
-//! tables comparing privlink with Moto (ARM) and with unbound (DNS), and whether the project's
-//! targets are met.
+//! tables comparing privlink with Moto (ARM), with unbound (DNS) and with a direct connection
+//! and haproxy (gateway), and whether the project's targets are met.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -50,6 +50,7 @@ pub fn run(files: &[PathBuf]) -> Result<()> {
     let mut pe_timed: BTreeMap<(u64, u64), Value> = BTreeMap::new();
     let mut pe_scale: Option<Value> = None;
     let mut dns: Vec<Value> = Vec::new();
+    let mut gateway: Vec<Value> = Vec::new();
     for d in docs {
         match bench(&d).as_str() {
             "arm" => {
@@ -64,6 +65,7 @@ pub fn run(files: &[PathBuf]) -> Result<()> {
                 pe_timed.insert((u(&d, "present_before"), u(&d, "concurrency")), d);
             }
             "dns" => dns.push(d),
+            "gateway" => gateway.push(d),
             _ => {}
         }
     }
@@ -72,6 +74,7 @@ pub fn run(files: &[PathBuf]) -> Result<()> {
     }
     endpoints(&pe_timed, pe_scale.as_ref());
     crate::dns::summary::print(&dns);
+    crate::gateway::summary::print(&gateway);
     Ok(())
 }
 

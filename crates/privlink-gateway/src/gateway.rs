@@ -1,5 +1,5 @@
-//! The [`Gateway`] handle: its configuration, its listeners and proxies (one accept task each),
-//! and what every task shares.
+//! The [`Gateway`] handle: its configuration, its listeners and proxies (one accept task per
+//! worker each, see [`workers`]), and what every task shares.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -11,12 +11,15 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 use tokio::net::{TcpListener, TcpStream};
+use tokio::runtime::Handle;
 use tokio::task::JoinHandle;
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
 
 use crate::policy::Policy;
+use crate::pump::PipeBudget;
 use crate::stats::{Counters, EntryCounters, GatewayStats};
 use crate::tunnel::{self, Connection, Registry};
+use crate::workers::{self, Workers};
 use crate::{listener, proxy};
 
 /// Limits and timeouts. Everything a client controls is bounded by one of these.
@@ -31,8 +34,19 @@ pub struct GatewayConfig {
     pub max_connections: usize,
     /// The largest HTTP request head (and SOCKS5 handshake) read from a proxy client.
     pub max_http_head: usize,
-    /// The copy buffer per direction per tunnel: a tunnel holds two of these and nothing more.
+    /// The largest copy buffer per direction per tunnel: a tunnel holds at most two of these
+    /// (a direction starts with a smaller one, and bulk moves to a pipe where it can).
     pub buffer_size: usize,
+    /// Pipes the whole gateway may hold at once for splice(2) (Linux; two descriptors each, one
+    /// per bulk direction of a tunnel). Bulk beyond it is copied through buffers.
+    pub max_pipes: usize,
+    /// The capacity asked for each pipe (0: the kernel's default, 64 KiB). Larger pipes move
+    /// more per splice: 256 KiB took about a quarter less of the gateway's CPU per byte than
+    /// 64 KiB (docs/benchmarks.md, "Gateway").
+    pub pipe_size: usize,
+    /// Threads connections run on, each with its own socket per listener and proxy (see
+    /// [`workers`]); default: one per core.
+    pub workers: usize,
 }
 
 impl Default for GatewayConfig {
@@ -43,6 +57,9 @@ impl Default for GatewayConfig {
             max_connections: 20_000,
             max_http_head: 16 * 1024,
             buffer_size: 64 * 1024,
+            max_pipes: 1024,
+            pipe_size: 256 * 1024,
+            workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
         }
     }
 }
@@ -57,6 +74,7 @@ pub(crate) struct Shared {
     pub config: GatewayConfig,
     pub counters: Counters,
     pub registry: Registry,
+    pub pipes: PipeBudget,
 }
 
 /// The data plane: route listeners and per-view proxies whose connections reach a backend only
@@ -66,26 +84,28 @@ pub struct Gateway {
     listeners: Mutex<HashMap<String, Acceptor>>,
     proxies: Mutex<HashMap<String, Acceptor>>,
     next_instance: AtomicU64,
+    /// Started with the first listener or proxy; dropped last, with the gateway.
+    workers: Mutex<Option<Workers>>,
 }
 
-/// One listening socket's accept task; dropping it aborts the task (closing the socket).
+/// One listener's or proxy's accept tasks (one per worker, each with its socket); dropping it
+/// aborts them (closing the sockets).
 struct Acceptor {
     addr: SocketAddr,
     /// Tells this listener's or proxy's connections apart from those of an earlier one with the
     /// same id.
     instance: u64,
-    task: Option<JoinHandle<()>>,
+    tasks: Vec<JoinHandle<()>>,
 }
 
 impl Acceptor {
-    fn new(addr: SocketAddr, instance: u64, task: JoinHandle<()>) -> Acceptor {
-        Acceptor { addr, instance, task: Some(task) }
-    }
-
-    /// Aborts the task and waits until it is gone, so the socket is closed on return.
+    /// Aborts the tasks and waits until they are gone, so the sockets are closed on return.
     async fn stop(mut self) {
-        if let Some(task) = self.task.take() {
+        let tasks = std::mem::take(&mut self.tasks);
+        for task in &tasks {
             task.abort();
+        }
+        for task in tasks {
             let _ = task.await;
         }
     }
@@ -93,7 +113,7 @@ impl Acceptor {
 
 impl Drop for Acceptor {
     fn drop(&mut self) {
-        if let Some(task) = &self.task {
+        for task in &self.tasks {
             task.abort();
         }
     }
@@ -134,13 +154,58 @@ pub(crate) async fn accept_loop<F, Fut>(
 
 impl Gateway {
     pub fn new(policy: Arc<dyn Policy>, config: GatewayConfig) -> Arc<Gateway> {
-        let shared = Shared { policy, config, counters: Counters::default(), registry: Registry::default() };
+        let pipes = PipeBudget::new(config.max_pipes, config.pipe_size);
+        let shared = Shared { policy, config, counters: Counters::default(), registry: Registry::default(), pipes };
         Arc::new(Gateway {
             shared: Arc::new(shared),
             listeners: Mutex::new(HashMap::new()),
             proxies: Mutex::new(HashMap::new()),
             next_instance: AtomicU64::new(1),
+            workers: Mutex::new(None),
         })
+    }
+
+    /// The workers' runtimes, started on first use.
+    fn runtimes(&self) -> io::Result<Vec<Handle>> {
+        let mut workers = self.workers.lock();
+        if workers.is_none() {
+            *workers = Some(Workers::start(self.shared.config.workers)?);
+        }
+        Ok(workers.as_ref().map(|w| w.runtimes().to_vec()).unwrap_or_default())
+    }
+
+    /// Listening sockets a listener or proxy holds (one per worker): what it costs in file
+    /// descriptors.
+    pub fn sockets_per_listener(&self) -> usize {
+        self.shared.config.workers.max(1)
+    }
+
+    /// Binds `addr` once per worker and starts an accept task on each worker's runtime, the
+    /// socket registered there; `accept` makes each task's loop. Returns the bound address and
+    /// the tasks.
+    fn start<F, Fut>(&self, addr: SocketAddr, accept: F) -> io::Result<(SocketAddr, Vec<JoinHandle<()>>)>
+    where
+        F: Fn(TcpListener, SocketAddr) -> Fut + Clone + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let runtimes = self.runtimes()?;
+        let sockets = workers::bind(addr, runtimes.len())?;
+        let bound = sockets.first().ok_or_else(|| io::Error::other("no worker to listen on"))?.local_addr()?;
+        let tasks = sockets
+            .into_iter()
+            .zip(&runtimes)
+            .map(|(socket, runtime)| {
+                let accept = accept.clone();
+                runtime.spawn(async move {
+                    // Registered with this worker's runtime: its readiness wakes this thread only.
+                    match TcpListener::from_std(socket) {
+                        Ok(socket) => accept(socket, bound).await,
+                        Err(error) => warn!(%bound, %error, "cannot register a listening socket"),
+                    }
+                })
+            })
+            .collect();
+        Ok((bound, tasks))
     }
 
     /// A route listener at `addr` (port 0: a free one); returns the bound address. Every
@@ -155,19 +220,23 @@ impl Gateway {
         if let Some(previous) = previous {
             previous.stop().await;
         }
-        let socket = TcpListener::bind(addr).await?;
-        let bound = socket.local_addr()?;
         let instance = self.next_instance.fetch_add(1, Relaxed);
-        let task = tokio::spawn(listener::accept(self.shared.clone(), id.into(), socket, bound, instance));
+        let (shared, id_shared): (_, Arc<str>) = (self.shared.clone(), id.into());
+        let accept = move |socket, bound| listener::accept(shared.clone(), id_shared.clone(), socket, bound, instance);
+        let (bound, tasks) = self.start(addr, accept)?;
         info!(listener = id, %bound, "route listener open");
         // A concurrent `listen` with the same id may have won the race; dropping the loser aborts it.
-        self.listeners.lock().insert(id.to_string(), Acceptor::new(bound, instance, task));
+        self.listeners.lock().insert(id.to_string(), Acceptor { addr: bound, instance, tasks });
         Ok(bound)
     }
 
-    /// Stops accepting on listener `id`; its open tunnels stay until `reauthorize` says otherwise.
-    pub fn close_listener(&self, id: &str) {
-        if self.listeners.lock().remove(id).is_some() {
+    /// Stops accepting on listener `id` and waits until its sockets are closed (the accept tasks
+    /// run on worker threads: a socket is closed only once its worker has dropped it); its open
+    /// tunnels stay until `reauthorize` says otherwise.
+    pub async fn close_listener(&self, id: &str) {
+        let removed = self.listeners.lock().remove(id);
+        if let Some(listener) = removed {
+            listener.stop().await;
             info!(listener = id, "route listener closed");
         }
     }
@@ -186,24 +255,26 @@ impl Gateway {
             previous.stop().await;
             self.shared.registry.stop_handshakes(instance);
         }
-        let socket = TcpListener::bind(addr).await?;
-        let bound = socket.local_addr()?;
         let instance = self.next_instance.fetch_add(1, Relaxed);
-        let task = tokio::spawn(proxy::accept(self.shared.clone(), view.into(), socket, instance));
+        let (shared, view_shared): (_, Arc<str>) = (self.shared.clone(), view.into());
+        let accept = move |socket, _| proxy::accept(shared.clone(), view_shared.clone(), socket, instance);
+        let (bound, tasks) = self.start(addr, accept)?;
         info!(view, %bound, "proxy open");
-        let replaced = self.proxies.lock().insert(view.to_string(), Acceptor::new(bound, instance, task));
+        let replaced = self.proxies.lock().insert(view.to_string(), Acceptor { addr: bound, instance, tasks });
         if let Some(replaced) = replaced {
             self.shared.registry.stop_handshakes(replaced.instance);
         }
         Ok(bound)
     }
 
-    /// Closes the proxy of `view` and its handshakes in progress; its open tunnels stay until
-    /// `reauthorize` says otherwise.
-    pub fn stop_proxy(&self, view: &str) {
+    /// Closes the proxy of `view` (waiting until its sockets are closed) and its handshakes in
+    /// progress; its open tunnels stay until `reauthorize` says otherwise.
+    pub async fn stop_proxy(&self, view: &str) {
         let removed = self.proxies.lock().remove(view);
         if let Some(proxy) = removed {
-            self.shared.registry.stop_handshakes(proxy.instance);
+            let instance = proxy.instance;
+            proxy.stop().await;
+            self.shared.registry.stop_handshakes(instance);
             info!(view, "proxy closed");
         }
     }

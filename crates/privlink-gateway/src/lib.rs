@@ -20,7 +20,9 @@
 //!   request still points there (up to the moment `reauthorize` runs);
 //! - nothing a client sends can panic the gateway or hold more than a fixed amount of it: a
 //!   handshake is bounded in time (`handshake_timeout`) and size (`max_http_head`), connections in
-//!   number (`max_connections`), and a tunnel holds two fixed copy buffers whatever its peers do;
+//!   number (`max_connections`), and a tunnel holds at most two copy buffers of `buffer_size`
+//!   bytes, or pipes in their place (at most `max_pipes` in the whole gateway), whatever its
+//!   peers do;
 //! - a refused or failed connection releases its sockets at once;
 //! - the policy is asked synchronously and never while a lock of the gateway is held, and counting
 //!   costs an atomic add on a connection's path ([`stats`]).
@@ -30,9 +32,11 @@ pub mod http;
 mod listener;
 pub mod policy;
 mod proxy;
+mod pump;
 pub mod socks5;
 pub mod stats;
 mod tunnel;
+mod workers;
 
 pub use gateway::{Gateway, GatewayConfig};
 pub use policy::{ConnectRequest, Decision, Host, Origin, Policy, RefusalKind, RouteId};

@@ -20,15 +20,11 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::io;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use parking_lot::Mutex;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
 use tokio::time::timeout;
@@ -36,6 +32,7 @@ use tracing::debug;
 
 use crate::gateway::Shared;
 use crate::policy::{ConnectRequest, Decision, RefusalKind, RouteId};
+use crate::pump::{self, Count};
 use crate::stats::RouteCounters;
 
 /// How often [`establish`] starts again when the policy changes under it before it gives up.
@@ -243,34 +240,28 @@ fn seconds(duration: Duration) -> String {
     format!("{:.1}s", duration.as_secs_f64())
 }
 
-/// Copies between `client` and `backend` (after sending `first` to the backend: a rewritten
-/// request head and bytes the client sent ahead) until both sides are done or an error, or until
-/// `reauthorize` cuts the tunnel, which resets both sockets. Bytes are counted as they are
-/// written, so a cut tunnel keeps its counts. The tunnel holds its two copy buffers of
-/// `buffer_size` bytes and nothing else that grows.
+/// Moves bytes between `client` and `backend` (after sending `first` to the backend: a
+/// rewritten request head and bytes the client sent ahead) until both sides are done or an
+/// error, or until `reauthorize` cuts the tunnel, which resets both sockets. Bytes are counted
+/// as they are written, so a cut tunnel keeps its counts. How they move, and the bound on what a
+/// tunnel holds (one buffer of at most `buffer_size` bytes or one pipe per direction), is
+/// [`pump`]'s.
 pub(crate) async fn splice(open: &OpenTunnel, mut client: TcpStream, mut backend: TcpStream, first: Vec<u8>) {
     let shared = &open.shared;
     let counters = &shared.counters;
     let route = open.tunnel.route.as_deref();
-    let buffer_size = shared.config.buffer_size.max(1);
     let cut = {
-        let mut to_client = Counted {
-            stream: &mut client,
-            route: route.map(|route| &route.bytes_to_client),
-            total: &counters.bytes_to_client,
-        };
-        let mut to_backend = Counted {
-            stream: &mut backend,
-            route: route.map(|route| &route.bytes_from_client),
-            total: &counters.bytes_from_client,
-        };
+        let to_client = Count { route: route.map(|route| &route.bytes_to_client), total: &counters.bytes_to_client };
+        let to_backend =
+            Count { route: route.map(|route| &route.bytes_from_client), total: &counters.bytes_from_client };
+        let settings = pump::Settings { buffer_size: shared.config.buffer_size.max(1), pipes: &shared.pipes };
         let copy = async {
             if !first.is_empty() {
-                to_backend.write_all(&first).await?;
+                pump::write_all(&mut backend, &first, &to_backend).await?;
             }
             // The handshake's buffer is not kept for the tunnel's life.
             drop(first);
-            tokio::io::copy_bidirectional_with_sizes(&mut to_client, &mut to_backend, buffer_size, buffer_size).await
+            pump::both_ways(&mut client, &mut backend, to_client, to_backend, &settings).await
         };
         tokio::select! {
             biased;
@@ -322,59 +313,4 @@ pub(crate) async fn wait_idle(shared: &Shared, limit: Duration) {
         }
     };
     let _ = timeout(limit, wait).await;
-}
-
-/// A stream whose writes are counted (reads pass through): one side of a splice.
-struct Counted<'a> {
-    stream: &'a mut TcpStream,
-    route: Option<&'a AtomicU64>,
-    total: &'a AtomicU64,
-}
-
-impl Counted<'_> {
-    fn count(&self, written: &Poll<io::Result<usize>>) {
-        if let Poll::Ready(Ok(bytes)) = written {
-            let bytes = *bytes as u64;
-            self.total.fetch_add(bytes, Relaxed);
-            if let Some(route) = self.route {
-                route.fetch_add(bytes, Relaxed);
-            }
-        }
-    }
-}
-
-impl AsyncRead for Counted<'_> {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut *self.stream).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for Counted<'_> {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        let written = Pin::new(&mut *self.stream).poll_write(cx, buf);
-        self.count(&written);
-        written
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        let written = Pin::new(&mut *self.stream).poll_write_vectored(cx, bufs);
-        self.count(&written);
-        written
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.stream.is_write_vectored()
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut *self.stream).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut *self.stream).poll_shutdown(cx)
-    }
 }

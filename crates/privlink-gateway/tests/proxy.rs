@@ -272,7 +272,7 @@ async fn stopping_a_proxy_closes_its_handshakes_but_not_its_tunnels() {
     handshake.write_all(b"CONNECT e.example:7 HTTP/1.1\r\n").await.unwrap();
     stats_until(&gateway, |s| s.totals.connections_open == 2).await;
 
-    gateway.stop_proxy("v1");
+    gateway.stop_proxy("v1").await;
     assert!(gateway.proxies().is_empty());
     let (_, after) = closed_by_peer(&mut handshake).await;
     assert!(after < Duration::from_millis(400), "closed by stop_proxy, not by the handshake timeout: {after:?}");

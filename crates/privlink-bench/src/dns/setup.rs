@@ -55,28 +55,6 @@ pub struct World {
     pub secs: f64,
 }
 
-/// PUT and, when the answer carries an operation, poll it to Succeeded.
-async fn put_lro(arm: &Arm, path: &str, api: &str, body: &Value, rec: &mut Recorder) -> Result<Value> {
-    let resp = arm.put_raw(path, api, body, rec).await?;
-    if !resp.status.is_success() {
-        bail!("PUT {path}: {}: {}", resp.status, resp.excerpt());
-    }
-    if let Some(op) = &resp.operation {
-        arm.poll(op, rec).await?;
-    }
-    Ok(resp.json().unwrap_or(Value::Null))
-}
-
-async fn get_json(arm: &Arm, url: &str) -> Result<Value> {
-    let resp = arm.client.get(url).bearer_auth(&arm.token).send().await.with_context(|| format!("GET {url}"))?;
-    let status = resp.status();
-    let text = resp.text().await.context("reading a GET response")?;
-    if !status.is_success() {
-        bail!("GET {url}: {status}: {}", text.chars().take(300).collect::<String>());
-    }
-    serde_json::from_str(&text).with_context(|| format!("GET {url}: not JSON"))
-}
-
 pub async fn run(arm: Arm, s: &Settings) -> Result<World> {
     let started = Instant::now();
     let mut rec = Recorder::default();
@@ -91,13 +69,13 @@ pub async fn run(arm: Arm, s: &Settings) -> Result<World> {
     });
     arm.put(&vnet, &body, &mut rec, true).await.context("creating the VNet")?;
     let zone = format!("{}/providers/Microsoft.Network/privateDnsZones/{ZONE}", arm.rg_path());
-    let zone_doc = put_lro(&arm, &zone, PRIVATE_DNS_API, &json!({ "location": "global" }), &mut rec).await?;
+    let zone_doc = arm.put_lro(&zone, PRIVATE_DNS_API, &json!({ "location": "global" }), &mut rec).await?;
     let zone_id = zone_doc.get("id").and_then(Value::as_str).unwrap_or(&zone).to_string();
     let link = json!({
         "location": "global",
         "properties": { "virtualNetwork": { "id": vnet }, "registrationEnabled": false }
     });
-    put_lro(&arm, &format!("{zone}/virtualNetworkLinks/{VNET}"), PRIVATE_DNS_API, &link, &mut rec).await?;
+    arm.put_lro(&format!("{zone}/virtualNetworkLinks/{VNET}"), PRIVATE_DNS_API, &link, &mut rec).await?;
 
     let arm = Arc::new(arm);
     create_records(&arm, &zone, s.records, s.concurrency).await?;
@@ -176,7 +154,7 @@ async fn create_records(arm: &Arc<Arm>, zone: &str, n: u64, concurrency: usize) 
 async fn endpoint_to(arm: &Arm, account: &str, zone_id: &str, rec: &mut Recorder) -> Result<()> {
     let target = format!("{}/providers/Microsoft.Storage/storageAccounts/{account}", arm.rg_path());
     let body = json!({ "location": arm.location, "kind": "StorageV2", "sku": { "name": "Standard_LRS" } });
-    put_lro(arm, &target, STORAGE_API, &body, rec).await?;
+    arm.put_lro(&target, STORAGE_API, &body, rec).await?;
     let pe = format!("{}/providers/Microsoft.Network/privateEndpoints/pe-{account}", arm.rg_path());
     let body = json!({
         "location": arm.location,
@@ -187,11 +165,11 @@ async fn endpoint_to(arm: &Arm, account: &str, zone_id: &str, rec: &mut Recorder
             ]
         }
     });
-    put_lro(arm, &pe, NETWORK_API, &body, rec).await?;
+    arm.put_lro(&pe, NETWORK_API, &body, rec).await?;
     let group = json!({
         "properties": { "privateDnsZoneConfigs": [ { "name": "blob", "properties": { "privateDnsZoneId": zone_id } } ] }
     });
-    put_lro(arm, &format!("{pe}/privateDnsZoneGroups/default"), NETWORK_API, &group, rec).await?;
+    arm.put_lro(&format!("{pe}/privateDnsZoneGroups/default"), NETWORK_API, &group, rec).await?;
     Ok(())
 }
 
@@ -200,7 +178,7 @@ async fn resolver_of(arm: &Arm, vnet: &str) -> Result<SocketAddr> {
     let url = format!("{}/privlink/dns/resolvers", arm.base);
     let deadline = Instant::now() + RESOLVER_WAIT;
     loop {
-        let doc = get_json(arm, &url).await?;
+        let doc = arm.get_json(&url).await?;
         let entry =
             doc.get("value").and_then(Value::as_array).into_iter().flatten().find(|v| {
                 v.get("virtualNetwork").and_then(Value::as_str).is_some_and(|id| id.eq_ignore_ascii_case(vnet))
@@ -220,7 +198,7 @@ async fn list_a_records(arm: &Arm, zone: &str) -> Result<Vec<(String, u64, Vec<S
     let mut url = arm.url(&format!("{zone}/ALL"), PRIVATE_DNS_API);
     let mut out = Vec::new();
     loop {
-        let page = get_json(arm, &url).await?;
+        let page = arm.get_json(&url).await?;
         for set in page.get("value").and_then(Value::as_array).into_iter().flatten() {
             let rtype = set.get("type").and_then(Value::as_str).unwrap_or("");
             if !rtype.eq_ignore_ascii_case("Microsoft.Network/privateDnsZones/A") {

@@ -495,7 +495,8 @@ pub struct GatewayPlane {
     /// Route listeners by owner key (an endpoint's or a target's key), then by listener id.
     listeners: Mutex<HashMap<String, HashMap<String, Bound>>>,
     proxies: Mutex<HashMap<String, Bound>>,
-    /// One descriptor per proxy and per listener, by view or listener id.
+    /// The descriptors of each proxy and each listener (one socket per gateway worker), by view
+    /// or listener id.
     descriptors: Arc<Budget>,
     reservations: Mutex<HashMap<String, Reservation>>,
 }
@@ -528,12 +529,12 @@ impl GatewayPlane {
         })
     }
 
-    /// One descriptor for `id` (a view or a listener), kept until [`Self::release`].
+    /// The descriptors of `id` (a view or a listener), kept until [`Self::release`].
     fn reserve(&self, id: &str) -> Result<(), String> {
         if self.reservations.lock().contains_key(id) {
             return Ok(());
         }
-        let reservation = self.descriptors.take(1)?;
+        let reservation = self.descriptors.take(self.gateway.sockets_per_listener())?;
         self.reservations.lock().insert(id.to_string(), reservation);
         Ok(())
     }
@@ -591,7 +592,7 @@ impl GatewayPlane {
             return;
         }
         let Some((name, slot)) = vnet else {
-            self.gateway.stop_proxy(key);
+            self.gateway.stop_proxy(key).await;
             self.proxies.lock().remove(key);
             self.release(key);
             return;
@@ -712,7 +713,7 @@ impl GatewayPlane {
                 next.insert(id, bound);
             }
             for (id, old) in current.iter().filter(|(id, _)| !next.contains_key(*id)) {
-                self.gateway.close_listener(id);
+                self.gateway.close_listener(id).await;
                 self.release(id);
                 self.policy.listeners.write().remove(id);
                 if let Some(addr) = old.address {
