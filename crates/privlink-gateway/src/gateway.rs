@@ -40,9 +40,8 @@ pub struct GatewayConfig {
     /// Pipes the whole gateway may hold at once for splice(2) (Linux; two descriptors each, one
     /// per bulk direction of a tunnel). Bulk beyond it is copied through buffers.
     pub max_pipes: usize,
-    /// The capacity asked for each pipe (0: the kernel's default, 64 KiB). Larger pipes move
-    /// more per splice: 256 KiB took about a quarter less of the gateway's CPU per byte than
-    /// 64 KiB (docs/benchmarks.md, "Gateway").
+    /// The capacity asked for each pipe (0: the kernel's default, 64 KiB). A larger pipe moves
+    /// more per splice(2) call, so bulk costs fewer system calls per byte.
     pub pipe_size: usize,
     /// Threads connections run on, each with its own socket per listener and proxy (see
     /// [`workers`]); default: one per core.
