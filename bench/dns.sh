@@ -59,13 +59,7 @@ log "DNS benchmark $STAMP (records $DNS_RECORDS, accounts $DNS_ACCOUNTS, $DNS_SE
   echo "dnsperf: $(dnsperf -h 2>&1 | sed -n 's/^Version //p')"
 } | tee -a "$LOG"
 
-TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
-if [ "${BENCH_SKIP_BUILD:-0}" != 1 ]; then
-  log "building release binaries"
-  (cd "$ROOT" && cargo build --release -p privlink -p privlink-bench) 2>&1 | tail -n 3 | tee -a "$LOG"
-fi
-PRIVLINK=$TARGET_DIR/release/privlink
-BENCH=$TARGET_DIR/release/privlink-bench
+release_binaries
 
 log "starting privlink (release, new data dir)"
 mkdir -p "$WORK/data"
@@ -121,11 +115,4 @@ done
 run dns load --server privlink="$PRIVLINK_DNS" --server unbound="$UNBOUND" --queries "$QUERIES" \
   --rates "$DNS_RATES" --duration "$DNS_SECS" --rounds "$DNS_ROUNDS" "${PIDS[@]}"
 
-# Under bench/run.sh (BENCH_RESULTS set) its summary at the end covers these lines too.
-if [ -z "${BENCH_RESULTS:-}" ]; then
-  log "summary"
-  "$BENCH" summary "$RESULTS" | tee "$OUT/summary-dns-$STAMP.md" | tee -a "$LOG"
-fi
-echo "raw results: $RESULTS"
-echo "log:         $LOG"
-[ "$FAILED" = 0 ] || { echo "$FAILED DNS bench run(s) failed: see the log" >&2; exit 1; }
+finish_part dns DNS

@@ -79,13 +79,7 @@ log "gateway benchmark $STAMP ($GW_ROUNDS rounds; bulk $GW_BULK; connections c=$
   top_processes 6
 } | tee -a "$LOG"
 
-TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
-if [ "${BENCH_SKIP_BUILD:-0}" != 1 ]; then
-  log "building release binaries"
-  (cd "$ROOT" && cargo build --release -p privlink -p privlink-bench) 2>&1 | tail -n 3 | tee -a "$LOG"
-fi
-PRIVLINK=$TARGET_DIR/release/privlink
-BENCH=$TARGET_DIR/release/privlink-bench
+release_binaries
 
 log "starting the bench backend"
 "$BENCH" gateway backend --listen 127.0.0.1:0 --threads "$GW_BACKEND_THREADS" --addr-file "$WORK/backend.addr" \
@@ -173,11 +167,4 @@ run gateway approval --endpoint "$WORK/data/endpoint.json" --world "$WORK/gw/wor
 log "busiest processes after the run:"
 top_processes 6 | tee -a "$LOG"
 
-# Under bench/run.sh (BENCH_RESULTS set) its summary at the end covers these lines too.
-if [ -z "${BENCH_RESULTS:-}" ]; then
-  log "summary"
-  "$BENCH" summary "$RESULTS" | tee "$OUT/summary-gateway-$STAMP.md" | tee -a "$LOG"
-fi
-echo "raw results: $RESULTS"
-echo "log:         $LOG"
-[ "$FAILED" = 0 ] || { echo "$FAILED gateway bench run(s) failed: see the log" >&2; exit 1; }
+finish_part gateway gateway

@@ -19,6 +19,31 @@ machine_facts() {
   echo "rustc: $(rustc --version 2>/dev/null || echo unknown)"
 }
 
+# The release binaries into PRIVLINK and BENCH, built first unless BENCH_SKIP_BUILD=1 (as
+# bench/run.sh passes to the parts it runs, having built them).
+release_binaries() {
+  local target_dir=${CARGO_TARGET_DIR:-$ROOT/target}
+  if [ "${BENCH_SKIP_BUILD:-0}" != 1 ]; then
+    log "building release binaries"
+    (cd "$ROOT" && cargo build --release -p privlink -p privlink-bench) 2>&1 | tail -n 3 | tee -a "$LOG"
+  fi
+  PRIVLINK=$target_dir/release/privlink
+  BENCH=$target_dir/release/privlink-bench
+}
+
+# The end of bench/dns.sh or bench/gateway.sh: the summary when run alone (under bench/run.sh,
+# BENCH_RESULTS set, its summary at the end covers these lines too), where the results are, and
+# the exit status.
+finish_part() { # NAME (of the summary file) LABEL (in the failure message)
+  if [ -z "${BENCH_RESULTS:-}" ]; then
+    log "summary"
+    "$BENCH" summary "$RESULTS" | tee "$OUT/summary-$1-$STAMP.md" | tee -a "$LOG"
+  fi
+  echo "raw results: $RESULTS"
+  echo "log:         $LOG"
+  [ "$FAILED" = 0 ] || { echo "$FAILED $2 bench run(s) failed: see the log" >&2; exit 1; }
+}
+
 # The processes with the most CPU (ps: lifetime average), for the log: who else is on the machine.
 top_processes() {
   ps -eo pid,pcpu,etime,comm --sort=-pcpu 2>/dev/null | head -n "${1:-6}"

@@ -28,6 +28,7 @@ use clap::{Args, Subcommand};
 use serde_json::{json, Map, Value};
 
 use crate::cpu::{self, text as cpu_text};
+use crate::pacing;
 use crate::stats::round2;
 use wire::Question;
 
@@ -339,10 +340,6 @@ fn load(a: &LoadArgs) -> Result<()> {
     Ok(())
 }
 
-fn us(ns: u64) -> f64 {
-    (ns as f64 / 100.0).round() / 10.0
-}
-
 fn rcode_map(rcodes: &[u64]) -> Map<String, Value> {
     let mut m = Map::new();
     for (code, n) in rcodes.iter().enumerate().filter(|(_, n)| **n > 0) {
@@ -356,35 +353,30 @@ fn rcode_map(rcodes: &[u64]) -> Map<String, Value> {
 }
 
 fn report_paced(s: &Server, round: u32, rate: f64, a: &LoadArgs, questions: usize, o: &paced::Outcome, cpu: Value) {
-    let h = &o.latency;
     let achieved = o.answered as f64 / o.send_secs.max(1e-9);
     let noerror = o.rcodes[0] as f64 / (o.answered.max(1)) as f64 * 100.0;
     out!(
-        "dns paced {rate:.0}/s {} ({}) round {round}: {achieved:.0} answered/s, p50 {} us, p99 {} us, p99.9 {} us, max {} us, lost {}, late {}, NOERROR {noerror:.1}%, sender behind p99 {} us; {}",
+        "dns paced {rate:.0}/s {} ({}) round {round}: {achieved:.0} answered/s, {}, lost {}, late {}, NOERROR {noerror:.1}%, sender behind p99 {} us; {}",
         s.name,
         s.addr,
-        us(h.value_at_quantile(0.5)),
-        us(h.value_at_quantile(0.99)),
-        us(h.value_at_quantile(0.999)),
-        us(h.max()),
+        pacing::latency_text(&o.latency),
         o.lost,
         o.late,
-        us(o.lag.value_at_quantile(0.99)),
+        pacing::us(o.lag.value_at_quantile(0.99)),
         cpu_text(&cpu),
     );
-    let doc = json!({
+    let mut doc = json!({
         "bench": "dns", "tool": "paced", "mode": format!("paced {rate:.0}/s"), "server": s.name,
         "address": s.addr.to_string(), "round": round, "target_qps": rate, "sockets": a.sockets.max(1),
         "questions": questions, "duration_s": a.duration, "warmup_s": a.warmup,
         "sent": o.sent, "answered": o.answered, "lost": o.lost, "late": o.late, "send_errors": o.send_errors,
         "achieved_qps": round2(achieved),
-        "p50_us": us(h.value_at_quantile(0.5)), "p90_us": us(h.value_at_quantile(0.9)),
-        "p99_us": us(h.value_at_quantile(0.99)), "p999_us": us(h.value_at_quantile(0.999)),
-        "max_us": us(h.max()), "mean_us": round2(h.mean() / 1000.0),
-        "sender_lag_p99_us": us(o.lag.value_at_quantile(0.99)), "sender_lag_max_us": us(o.lag.max()),
         "rcodes": rcode_map(&o.rcodes),
         "queries_in_window": o.sent_all, "cpu": cpu,
     });
+    if let Some(fields) = doc.as_object_mut() {
+        fields.extend(pacing::latency_fields(&o.latency, &o.lag));
+    }
     out!("{doc}");
 }
 

@@ -31,8 +31,8 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use serde_json::{json, Map, Value};
 
-use crate::cpu;
 use crate::stats::round2;
+use crate::{cpu, pacing};
 use wire::Path;
 
 #[derive(Subcommand)]
@@ -326,10 +326,6 @@ fn run_connections(a: &ConnectionsArgs) -> Result<()> {
     )
 }
 
-fn us(ns: u64) -> f64 {
-    (ns as f64 / 100.0).round() / 10.0
-}
-
 fn run_latency(a: &LatencyArgs) -> Result<()> {
     let plan = latency::Plan {
         rate: a.rate,
@@ -347,27 +343,20 @@ fn run_latency(a: &LatencyArgs) -> Result<()> {
         "latency",
         |path| latency::run(path, &plan),
         |o| {
-            let h = &o.latency;
-            let fields = json!({
+            let mut fields = object(json!({
                 "rate": a.rate, "connections": a.connections, "size": a.size, "duration_s": a.duration,
                 "warmup_s": a.warmup, "sent": o.sent, "answered": o.answered, "unanswered": o.unanswered,
                 "achieved_per_s": round2(o.answered as f64 / o.send_secs.max(1e-9)),
-                "p50_us": us(h.value_at_quantile(0.5)), "p90_us": us(h.value_at_quantile(0.9)),
-                "p99_us": us(h.value_at_quantile(0.99)), "p999_us": us(h.value_at_quantile(0.999)),
-                "max_us": us(h.max()), "mean_us": round2(h.mean() / 1000.0),
-                "sender_lag_p99_us": us(o.lag.value_at_quantile(0.99)), "sender_lag_max_us": us(o.lag.max()),
-            });
+            }));
+            fields.extend(pacing::latency_fields(&o.latency, &o.lag));
             let line = format!(
-                "{} answered, p50 {} us, p99 {} us, p99.9 {} us, max {} us, unanswered {}, sender behind p99 {} us",
+                "{} answered, {}, unanswered {}, sender behind p99 {} us",
                 o.answered,
-                us(h.value_at_quantile(0.5)),
-                us(h.value_at_quantile(0.99)),
-                us(h.value_at_quantile(0.999)),
-                us(h.max()),
+                pacing::latency_text(&o.latency),
                 o.unanswered,
-                us(o.lag.value_at_quantile(0.99)),
+                pacing::us(o.lag.value_at_quantile(0.99)),
             );
-            (object(fields), line)
+            (fields, line)
         },
     )
 }

@@ -140,6 +140,23 @@ impl Arm {
         Ok(())
     }
 
+    /// The run's resource group and in it VNet `vnet` (10.1.0.0/16) with one subnet `subnet`
+    /// (10.1.1.0/24), polled to Succeeded: where the DNS and gateway worlds start. Returns the
+    /// VNet's id.
+    pub async fn create_vnet_with_subnet(&self, vnet: &str, subnet: &str, rec: &mut Recorder) -> Result<String> {
+        self.ensure_resource_group().await?;
+        let id = self.vnet_id(vnet);
+        let body = serde_json::json!({
+            "location": self.location,
+            "properties": {
+                "addressSpace": { "addressPrefixes": ["10.1.0.0/16"] },
+                "subnets": [ { "name": subnet, "properties": { "addressPrefix": "10.1.1.0/24" } } ]
+            }
+        });
+        self.put(&id, &body, rec, true).await.context("creating the VNet")?;
+        Ok(id)
+    }
+
     /// PUT a resource and, if the answer carries an operation and `poll` is set, poll it to a
     /// terminal status. Returns the PUT's response body.
     pub async fn put(&self, path: &str, body: &Value, rec: &mut Recorder, poll: bool) -> Result<Value> {

@@ -16,6 +16,7 @@ mod http;
 mod ipam;
 mod moto;
 mod os;
+mod pacing;
 mod stats;
 mod summary;
 

@@ -18,8 +18,17 @@ const FLAT_RATIO: f64 = 1.5;
 /// 64k deciles and the 10k-present vs empty comparison.
 const PE_FLAT: f64 = crate::endpoints::FLAT_TARGET;
 
-fn f(v: &Value, k: &str) -> f64 {
+/// Runs during which something else used more than this share of the machine are flagged.
+const DISTURBED_PCT: f64 = 10.0;
+
+/// A number field of a JSON line (0 when missing).
+pub fn f(v: &Value, k: &str) -> f64 {
     v.get(k).and_then(Value::as_f64).unwrap_or(0.0)
+}
+
+/// A string field of a JSON line ("" when missing).
+pub fn s<'a>(v: &'a Value, k: &str) -> &'a str {
+    v.get(k).and_then(Value::as_str).unwrap_or("")
 }
 
 fn u(v: &Value, k: &str) -> u64 {
@@ -76,6 +85,26 @@ pub fn run(files: &[PathBuf]) -> Result<()> {
     crate::dns::summary::print(&dns);
     crate::gateway::summary::print(&gateway);
     Ok(())
+}
+
+/// The "Disturbed:" line of the DNS and gateway summaries: the runs during which something
+/// else used more than [`DISTURBED_PCT`] of the machine, each named by its mode, its `measured`
+/// field (what it measured: a server or a path) and its round.
+pub fn print_disturbed<'a>(runs: impl IntoIterator<Item = &'a Value>, measured: &str) {
+    let disturbed: Vec<String> = runs
+        .into_iter()
+        .filter(|d| d.pointer("/cpu/other_pct").and_then(Value::as_f64).is_some_and(|p| p > DISTURBED_PCT))
+        .map(|d| {
+            format!("{} {} round {} ({:.0}%)", s(d, "mode"), s(d, measured), f(d, "round"), f(&d["cpu"], "other_pct"))
+        })
+        .collect();
+    if !disturbed.is_empty() {
+        out!();
+        out!(
+            "Disturbed: something else used more than {DISTURBED_PCT:.0}% of the machine during {}",
+            disturbed.join("; ")
+        );
+    }
 }
 
 /// privlink's ARM API against Moto, and the IPAM flatness.

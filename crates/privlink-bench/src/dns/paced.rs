@@ -19,16 +19,14 @@
 //! before it was answered, or that is unanswered when the run ends, is lost.
 
 use std::net::{SocketAddr, UdpSocket};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use hdrhistogram::Histogram;
 
 use super::wire::reply_header;
 use crate::os;
-
-/// Longest sleep while waiting for the last replies.
-const DRAIN_TICK: Duration = Duration::from_micros(200);
+use crate::pacing::{ns_histogram, wall_ns, Schedule};
 
 pub struct Plan {
     pub rate: f64,
@@ -62,16 +60,6 @@ pub struct Outcome {
     pub send_secs: f64,
 }
 
-fn ns_histogram() -> Histogram<u64> {
-    // Constant bounds, valid by construction: 1 ns to 100 s at 3 significant figures.
-    Histogram::new_with_bounds(1, 100_000_000_000, 3).expect("constant histogram bounds are valid")
-}
-
-/// Nanoseconds since the epoch on the clock SO_TIMESTAMPNS uses (CLOCK_REALTIME).
-fn wall_ns() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
-}
-
 /// One client socket and its outstanding queries: by id, 0 = none, else the send time
 /// (`wall_ns`) shifted left by one, with the low bit set when the query is measured.
 struct Client {
@@ -94,61 +82,38 @@ pub fn run(target: SocketAddr, packets: &[Vec<u8>], plan: &Plan) -> Result<Outco
     }
     os::precise_sleeps();
 
-    let total = (plan.rate * (plan.warmup + plan.duration).as_secs_f64()).round() as u64;
-    let measured_from = (plan.rate * plan.warmup.as_secs_f64()).round() as u64;
-    // The schedule: query i is due at i / rate seconds.
-    let due = |i: u64| Duration::from_nanos((i as f64 * 1e9 / plan.rate) as u64);
-    let mut o = Outcome {
-        sent: 0,
-        sent_all: 0,
-        answered: 0,
-        lost: 0,
-        late: 0,
-        send_errors: 0,
-        latency: ns_histogram(),
-        rcodes: [0; 16],
-        lag: ns_histogram(),
-        send_secs: 0.0,
-    };
-    let (mut outstanding, mut first_measured, mut last_measured) = (0u64, None, Duration::ZERO);
+    let (mut sent_all, mut answered, mut lost, mut late, mut send_errors) = (0, 0, 0, 0, 0);
+    let (mut latency, mut rcodes) = (ns_histogram(), [0; 16]);
+    let mut outstanding = 0u64;
     let mut query = [0u8; 512];
     let mut reply = [0u8; 4096];
-    let start = Instant::now();
-    let mut i = 0u64;
-    let mut grace_until = None;
+    let mut schedule = Schedule::new(plan.rate, plan.warmup, plan.duration, plan.tick, plan.grace);
     loop {
-        let now = start.elapsed();
+        let now = schedule.elapsed();
         // Everything due by now goes out in this burst.
-        while i < total && due(i) <= now {
+        while let Some(i) = schedule.next_due(now) {
             let k = (i % plan.sockets as u64) as usize;
             let id = ((i / plan.sockets as u64) & 0xffff) as u16;
             let template = &packets[(i % packets.len() as u64) as usize];
             let len = template.len().min(query.len());
             query[..len].copy_from_slice(&template[..len]);
             query[..2].copy_from_slice(&id.to_be_bytes());
-            let measured = i >= measured_from;
+            let measured = schedule.measured(i);
             let client = &mut clients[k];
             let sent_at = wall_ns();
             let previous = std::mem::replace(&mut client.pending[usize::from(id)], sent_at << 1 | u64::from(measured));
             if previous != 0 {
                 outstanding -= 1;
-                o.lost += previous & 1;
+                lost += previous & 1;
             }
-            o.sent_all += 1;
+            sent_all += 1;
             if client.socket.send(&query[..len]).is_ok() {
                 outstanding += 1;
             } else {
-                o.send_errors += 1;
+                send_errors += 1;
                 client.pending[usize::from(id)] = 0;
             }
-            if measured {
-                let at = start.elapsed();
-                o.sent += 1;
-                first_measured.get_or_insert(at);
-                last_measured = at;
-                o.lag.saturating_record((at.saturating_sub(due(i)).as_nanos() as u64).max(1));
-            }
-            i += 1;
+            schedule.record_send(i);
         }
         for client in &mut clients {
             // Refused (no server yet) or any other error: nothing more to read now.
@@ -156,33 +121,33 @@ pub fn run(target: SocketAddr, packets: &[Vec<u8>], plan: &Plan) -> Result<Outco
                 let Some((id, rcode)) = reply_header(&reply[..len]) else { continue };
                 let slot = std::mem::take(&mut client.pending[usize::from(id)]);
                 if slot == 0 {
-                    o.late += 1;
+                    late += 1;
                     continue;
                 }
                 outstanding -= 1;
                 if slot & 1 == 1 {
                     let received = stamp.unwrap_or_else(wall_ns);
-                    o.latency.saturating_record(received.saturating_sub(slot >> 1).max(1));
-                    o.rcodes[usize::from(rcode)] += 1;
-                    o.answered += 1;
+                    latency.saturating_record(received.saturating_sub(slot >> 1).max(1));
+                    rcodes[usize::from(rcode)] += 1;
+                    answered += 1;
                 }
             }
         }
-        if i < total {
-            let next = due(i);
-            let now = start.elapsed();
-            if next > now {
-                std::thread::sleep((next - now).max(plan.tick));
-            }
-            continue;
-        }
-        let until = *grace_until.get_or_insert_with(|| Instant::now() + plan.grace);
-        if outstanding == 0 || Instant::now() >= until {
+        if !schedule.pause(outstanding > 0) {
             break;
         }
-        std::thread::sleep(DRAIN_TICK);
     }
-    o.lost += clients.iter().flat_map(|c| &c.pending).filter(|slot| *slot & 1 == 1).count() as u64;
-    o.send_secs = first_measured.map_or(0.0, |first| (last_measured - first).as_secs_f64());
-    Ok(o)
+    lost += clients.iter().flat_map(|c| &c.pending).filter(|slot| *slot & 1 == 1).count() as u64;
+    Ok(Outcome {
+        sent: schedule.sent,
+        sent_all,
+        answered,
+        lost,
+        late,
+        send_errors,
+        latency,
+        rcodes,
+        send_secs: schedule.send_secs(),
+        lag: schedule.lag,
+    })
 }

@@ -29,8 +29,9 @@ use crate::stats::Recorder;
 
 pub const ZONE: &str = "privatelink.blob.core.windows.net";
 const PUBLIC_SUFFIX: &str = "blob.core.windows.net";
-pub const PRIVATE_DNS_API: &str = "2024-06-01";
+const PRIVATE_DNS_API: &str = "2024-06-01";
 const VNET: &str = "dnsbench";
+const SUBNET: &str = "pe";
 /// How long the VNet's resolver may take to appear in `/privlink/dns/resolvers`.
 const RESOLVER_WAIT: Duration = Duration::from_secs(10);
 
@@ -58,24 +59,8 @@ pub struct World {
 pub async fn run(arm: Arm, s: &Settings) -> Result<World> {
     let started = Instant::now();
     let mut rec = Recorder::default();
-    arm.ensure_resource_group().await?;
-    let vnet = arm.vnet_id(VNET);
-    let body = json!({
-        "location": arm.location,
-        "properties": {
-            "addressSpace": { "addressPrefixes": ["10.1.0.0/16"] },
-            "subnets": [ { "name": "pe", "properties": { "addressPrefix": "10.1.1.0/24" } } ]
-        }
-    });
-    arm.put(&vnet, &body, &mut rec, true).await.context("creating the VNet")?;
-    let zone = format!("{}/providers/Microsoft.Network/privateDnsZones/{ZONE}", arm.rg_path());
-    let zone_doc = arm.put_lro(&zone, PRIVATE_DNS_API, &json!({ "location": "global" }), &mut rec).await?;
-    let zone_id = zone_doc.get("id").and_then(Value::as_str).unwrap_or(&zone).to_string();
-    let link = json!({
-        "location": "global",
-        "properties": { "virtualNetwork": { "id": vnet }, "registrationEnabled": false }
-    });
-    arm.put_lro(&format!("{zone}/virtualNetworkLinks/{VNET}"), PRIVATE_DNS_API, &link, &mut rec).await?;
+    let vnet = arm.create_vnet_with_subnet(VNET, SUBNET, &mut rec).await?;
+    let (zone, zone_id) = linked_zone(&arm, VNET, &mut rec).await?;
 
     let arm = Arc::new(arm);
     create_records(&arm, &zone, s.records, s.concurrency).await?;
@@ -120,6 +105,29 @@ fn write(path: &Path, text: &str) -> Result<()> {
     std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
 }
 
+/// The private DNS zone [`ZONE`] in the run's resource group, linked to VNet `vnet` (both
+/// benchmarks' endpoints resolve through it). Returns the zone's path and its id.
+pub async fn linked_zone(arm: &Arm, vnet: &str, rec: &mut Recorder) -> Result<(String, String)> {
+    let zone = format!("{}/providers/Microsoft.Network/privateDnsZones/{ZONE}", arm.rg_path());
+    let zone_doc = arm.put_lro(&zone, PRIVATE_DNS_API, &json!({ "location": "global" }), rec).await?;
+    let zone_id = zone_doc.get("id").and_then(Value::as_str).unwrap_or(&zone).to_string();
+    let link = json!({
+        "location": "global",
+        "properties": { "virtualNetwork": { "id": arm.vnet_id(vnet) }, "registrationEnabled": false }
+    });
+    arm.put_lro(&format!("{zone}/virtualNetworkLinks/{vnet}"), PRIVATE_DNS_API, &link, rec).await?;
+    Ok((zone, zone_id))
+}
+
+/// The zone group of private endpoint `pe` that writes its address into the zone `zone_id`.
+pub async fn zone_group(arm: &Arm, pe: &str, zone_id: &str, rec: &mut Recorder) -> Result<()> {
+    let group = json!({
+        "properties": { "privateDnsZoneConfigs": [ { "name": "blob", "properties": { "privateDnsZoneId": zone_id } } ] }
+    });
+    arm.put_lro(&format!("{pe}/privateDnsZoneGroups/default"), NETWORK_API, &group, rec).await?;
+    Ok(())
+}
+
 /// `r00000` .. with one address each, `concurrency` PUTs at a time (synchronous: no polling).
 async fn create_records(arm: &Arc<Arm>, zone: &str, n: u64, concurrency: usize) -> Result<()> {
     let next = Arc::new(AtomicU64::new(0));
@@ -159,18 +167,14 @@ async fn endpoint_to(arm: &Arm, account: &str, zone_id: &str, rec: &mut Recorder
     let body = json!({
         "location": arm.location,
         "properties": {
-            "subnet": { "id": arm.subnet_id(VNET, "pe") },
+            "subnet": { "id": arm.subnet_id(VNET, SUBNET) },
             "privateLinkServiceConnections": [
                 { "name": "c", "properties": { "privateLinkServiceId": target, "groupIds": ["blob"] } }
             ]
         }
     });
     arm.put_lro(&pe, NETWORK_API, &body, rec).await?;
-    let group = json!({
-        "properties": { "privateDnsZoneConfigs": [ { "name": "blob", "properties": { "privateDnsZoneId": zone_id } } ] }
-    });
-    arm.put_lro(&format!("{pe}/privateDnsZoneGroups/default"), NETWORK_API, &group, rec).await?;
-    Ok(())
+    zone_group(arm, &pe, zone_id, rec).await
 }
 
 /// The VNet's resolver address from `/privlink/dns/resolvers`.

@@ -6,20 +6,14 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+use crate::summary::{f, print_disturbed, s};
+
 const PRIVLINK: &str = "privlink";
 const PEER: &str = "unbound";
 /// The targets: privlink's unpaced queries/s at least this many times unbound's, and its p99
 /// under the paced loads below this.
 const TARGET_QPS_RATIO: f64 = 1.0;
 const TARGET_P99_US: f64 = 1000.0;
-
-fn f(v: &Value, k: &str) -> f64 {
-    v.get(k).and_then(Value::as_f64).unwrap_or(0.0)
-}
-
-fn s<'a>(v: &'a Value, k: &str) -> &'a str {
-    v.get(k).and_then(Value::as_str).unwrap_or("")
-}
 
 fn mean(runs: &[&Value], k: &str) -> f64 {
     runs.iter().map(|d| f(d, k)).sum::<f64>() / runs.len().max(1) as f64
@@ -43,9 +37,6 @@ fn cpu_per_query(runs: &[&Value], server: &str) -> Option<f64> {
 fn worst_other(runs: &BTreeMap<String, Vec<&Value>>) -> Option<f64> {
     runs.values().flatten().filter_map(|d| d.pointer("/cpu/other_pct").and_then(Value::as_f64)).reduce(f64::max)
 }
-
-/// Runs during which something else used more than this share of the machine are flagged.
-const DISTURBED_PCT: f64 = 10.0;
 
 /// `a ÷ b` as "1.23x", or "-" when either side is missing.
 fn ratio(a: Option<f64>, b: Option<f64>) -> String {
@@ -175,20 +166,7 @@ pub fn print(docs: &[Value]) {
         );
     }
 
-    let disturbed: Vec<String> = docs
-        .iter()
-        .filter(|d| d.pointer("/cpu/other_pct").and_then(Value::as_f64).is_some_and(|p| p > DISTURBED_PCT))
-        .map(|d| {
-            format!("{} {} round {} ({:.0}%)", s(d, "mode"), s(d, "server"), f(d, "round"), f(&d["cpu"], "other_pct"))
-        })
-        .collect();
-    if !disturbed.is_empty() {
-        out!();
-        out!(
-            "Disturbed: something else used more than {DISTURBED_PCT:.0}% of the machine during {}",
-            disturbed.join("; ")
-        );
-    }
+    print_disturbed(docs, "server");
     out!("(server CPU us/query: the server process's user + system time over the queries of the run; other load: the machine's busy time not used by the servers or the client, as a share of all its CPUs)");
 
     out!();

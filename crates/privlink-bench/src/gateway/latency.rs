@@ -16,16 +16,14 @@
 use std::collections::VecDeque;
 use std::io::{self, Write};
 use std::net::TcpStream;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use hdrhistogram::Histogram;
 
 use super::wire::{self, Command, Path};
 use crate::os;
-
-/// Longest sleep while waiting for the last replies.
-const DRAIN_TICK: Duration = Duration::from_micros(200);
+use crate::pacing::{ns_histogram, wall_ns, Schedule};
 
 pub struct Plan {
     pub rate: f64,
@@ -48,16 +46,6 @@ pub struct Outcome {
     /// How far behind its schedule the sender was when it sent, in nanoseconds.
     pub lag: Histogram<u64>,
     pub send_secs: f64,
-}
-
-fn ns_histogram() -> Histogram<u64> {
-    // Constant bounds, valid by construction: 1 ns to 100 s at 3 significant figures.
-    Histogram::new_with_bounds(1, 100_000_000_000, 3).expect("constant histogram bounds are valid")
-}
-
-/// Nanoseconds since the epoch on the clock SO_TIMESTAMPNS uses (CLOCK_REALTIME).
-fn wall_ns() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
 }
 
 /// One connection: its send times (`wall_ns` shifted left by one, the low bit set when the
@@ -112,32 +100,17 @@ pub fn run(path: &Path, plan: &Plan) -> Result<Outcome> {
     }
     os::precise_sleeps();
 
-    let total = (plan.rate * (plan.warmup + plan.duration).as_secs_f64()).round() as u64;
-    let measured_from = (plan.rate * plan.warmup.as_secs_f64()).round() as u64;
-    let due = |i: u64| Duration::from_nanos((i as f64 * 1e9 / plan.rate) as u64);
     let message: Vec<u8> = (0..plan.size).map(|i| i as u8).collect();
     let mut reply = vec![0u8; 64 * 1024];
-    let mut o =
-        Outcome { sent: 0, answered: 0, unanswered: 0, latency: ns_histogram(), lag: ns_histogram(), send_secs: 0.0 };
-    let (mut first_measured, mut last_measured) = (None, Duration::ZERO);
-    let start = Instant::now();
-    let mut i = 0u64;
-    let mut grace_until = None;
+    let (mut answered, mut latency) = (0, ns_histogram());
+    let mut schedule = Schedule::new(plan.rate, plan.warmup, plan.duration, plan.tick, plan.grace);
     loop {
-        let now = start.elapsed();
-        while i < total && due(i) <= now {
-            let measured = i >= measured_from;
+        let now = schedule.elapsed();
+        while let Some(i) = schedule.next_due(now) {
             let conn = &mut conns[(i % plan.connections as u64) as usize];
-            conn.pending.push_back(wall_ns() << 1 | u64::from(measured));
+            conn.pending.push_back(wall_ns() << 1 | u64::from(schedule.measured(i)));
             conn.write(&message).with_context(|| format!("sending on {path}"))?;
-            if measured {
-                let at = start.elapsed();
-                o.sent += 1;
-                first_measured.get_or_insert(at);
-                last_measured = at;
-                o.lag.saturating_record((at.saturating_sub(due(i)).as_nanos() as u64).max(1));
-            }
-            i += 1;
+            schedule.record_send(i);
         }
         let mut outstanding = 0;
         for conn in &mut conns {
@@ -158,29 +131,24 @@ pub fn run(path: &Path, plan: &Plan) -> Result<Outcome> {
                         conn.partial = 0;
                         let Some(slot) = conn.pending.pop_front() else { bail!("{path} sent more than it was sent") };
                         if slot & 1 == 1 {
-                            o.latency.saturating_record(received.saturating_sub(slot >> 1).max(1));
-                            o.answered += 1;
+                            latency.saturating_record(received.saturating_sub(slot >> 1).max(1));
+                            answered += 1;
                         }
                     }
                 }
             }
             outstanding += conn.pending.len();
         }
-        if i < total {
-            let next = due(i);
-            let now = start.elapsed();
-            if next > now {
-                std::thread::sleep((next - now).max(plan.tick));
-            }
-            continue;
-        }
-        let until = *grace_until.get_or_insert_with(|| Instant::now() + plan.grace);
-        if outstanding == 0 || Instant::now() >= until {
+        if !schedule.pause(outstanding > 0) {
             break;
         }
-        std::thread::sleep(DRAIN_TICK);
     }
-    o.unanswered = conns.iter().flat_map(|c| &c.pending).filter(|slot| *slot & 1 == 1).count() as u64;
-    o.send_secs = first_measured.map_or(0.0, |first| (last_measured - first).as_secs_f64());
-    Ok(o)
+    Ok(Outcome {
+        sent: schedule.sent,
+        answered,
+        unanswered: conns.iter().flat_map(|c| &c.pending).filter(|slot| *slot & 1 == 1).count() as u64,
+        latency,
+        send_secs: schedule.send_secs(),
+        lag: schedule.lag,
+    })
 }

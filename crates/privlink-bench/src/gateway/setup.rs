@@ -21,7 +21,7 @@ use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 use tokio::time::Instant;
 
-use crate::dns::setup::{PRIVATE_DNS_API, ZONE};
+use crate::dns::setup::{linked_zone, zone_group};
 use crate::http::{Arm, NETWORK_API, STORAGE_API};
 use crate::stats::Recorder;
 
@@ -102,33 +102,14 @@ pub struct World {
 pub async fn run(arm: Arm, s: &Settings) -> Result<World> {
     let started = Instant::now();
     let mut rec = Recorder::default();
-    arm.ensure_resource_group().await?;
-    let vnet = arm.vnet_id(VNET);
-    let body = json!({
-        "location": arm.location,
-        "properties": {
-            "addressSpace": { "addressPrefixes": ["10.1.0.0/16"] },
-            "subnets": [ { "name": SUBNET, "properties": { "addressPrefix": "10.1.1.0/24" } } ]
-        }
-    });
-    arm.put(&vnet, &body, &mut rec, true).await.context("creating the VNet")?;
-    let zone = format!("{}/providers/Microsoft.Network/privateDnsZones/{ZONE}", arm.rg_path());
-    let zone_doc = arm.put_lro(&zone, PRIVATE_DNS_API, &json!({ "location": "global" }), &mut rec).await?;
-    let zone_id = zone_doc.get("id").and_then(Value::as_str).unwrap_or(&zone).to_string();
-    let link = json!({
-        "location": "global",
-        "properties": { "virtualNetwork": { "id": vnet }, "registrationEnabled": false }
-    });
-    arm.put_lro(&format!("{zone}/virtualNetworkLinks/{VNET}"), PRIVATE_DNS_API, &link, &mut rec).await?;
+    let vnet = arm.create_vnet_with_subnet(VNET, SUBNET, &mut rec).await?;
+    let (_, zone_id) = linked_zone(&arm, VNET, &mut rec).await?;
 
     let target = storage_account(&arm, &s.account, s.backend, &mut rec).await?;
     let pe = format!("{}/providers/Microsoft.Network/privateEndpoints/pe-{}", arm.rg_path(), s.account);
     let doc = arm.put_lro(&pe, NETWORK_API, &endpoint_body(&arm, &target, false), &mut rec).await?;
     let endpoint_ip = endpoint_ip(&doc).with_context(|| format!("no private IP in {doc}"))?;
-    let group = json!({
-        "properties": { "privateDnsZoneConfigs": [ { "name": "blob", "properties": { "privateDnsZoneId": zone_id } } ] }
-    });
-    arm.put_lro(&format!("{pe}/privateDnsZoneGroups/default"), NETWORK_API, &group, &mut rec).await?;
+    zone_group(&arm, &pe, &zone_id, &mut rec).await?;
 
     let proxy = published(&arm, "proxies", "virtualNetwork", &vnet).await?;
     let listener = published(&arm, "listeners", "standsFor", &format!("{endpoint_ip}:{PORT}")).await?;

@@ -11,6 +11,8 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+use crate::summary::{f, print_disturbed, s};
+
 const DIRECT: &str = "direct";
 /// The prefix of haproxy paths.
 const HAPROXY: &str = "haproxy";
@@ -20,16 +22,6 @@ const TARGET_VS_DIRECT: f64 = 0.9;
 const TARGET_VS_HAPROXY: f64 = 1.0;
 const TARGET_ADDED_P99_US: f64 = 100.0;
 const TARGET_APPROVAL_MS: f64 = 10.0;
-/// Runs during which something else used more than this share of the machine are flagged.
-const DISTURBED_PCT: f64 = 10.0;
-
-fn f(v: &Value, k: &str) -> f64 {
-    v.get(k).and_then(Value::as_f64).unwrap_or(0.0)
-}
-
-fn s<'a>(v: &'a Value, k: &str) -> &'a str {
-    v.get(k).and_then(Value::as_str).unwrap_or("")
-}
 
 fn is_haproxy(path: &str) -> bool {
     path.starts_with(HAPROXY)
@@ -307,21 +299,7 @@ pub fn print(docs: &[Value]) {
         ));
     }
 
-    let disturbed: Vec<String> = docs
-        .iter()
-        .filter(|d| s(d, "bench") == "gateway")
-        .filter(|d| d.pointer("/cpu/other_pct").and_then(Value::as_f64).is_some_and(|p| p > DISTURBED_PCT))
-        .map(|d| {
-            format!("{} {} round {} ({:.0}%)", s(d, "mode"), s(d, "path"), f(d, "round"), f(&d["cpu"], "other_pct"))
-        })
-        .collect();
-    if !disturbed.is_empty() {
-        out!();
-        out!(
-            "Disturbed: something else used more than {DISTURBED_PCT:.0}% of the machine during {}",
-            disturbed.join("; ")
-        );
-    }
+    print_disturbed(docs.iter().filter(|d| s(d, "bench") == "gateway"), "path");
     out!("(MB = 10^6 bytes, per direction; forwarder = privlink for its paths, haproxy for haproxy's, nothing for direct; other load: the machine's busy time not used by the servers or the client, as a share of all its CPUs)");
     out!();
     out!("Targets:");
