@@ -14,16 +14,18 @@ async fn load(state: &AppState, subscription: &str, operation_id: &str) -> ArmRe
     let id = operation_id.to_string();
     // With immediate timing, the first poll already sees the terminal state.
     tokio::task::spawn_blocking(move || reconciler.drive_operation(&id)).await.map_err(|_| ArmError::Internal)??;
-    // What the operation changed is visible to the data planes before its status is.
-    state.planes.sync().await;
     let id = operation_id.to_string();
     let sub = subscription.to_ascii_lowercase();
-    state
+    let op = state
         .read(move |tx| {
             let op = tx.operation_get(&id)?.filter(|op| op.subscription == sub);
             op.ok_or_else(|| ArmError::OperationNotFound { id: id.clone() })
         })
-        .await
+        .await?;
+    // Whatever the status just read says is done (the reconciler may have finished it a moment
+    // ago, on its own thread) reaches the data planes before the client hears of it.
+    state.planes.sync().await;
+    Ok(op)
 }
 
 /// `GET .../operations/{id}`

@@ -195,6 +195,21 @@ pub trait Tx {
     fn meta_put(&mut self, key: &str, value: &str) -> Result<()>;
 }
 
+/// Held (shared) by a writer from its COMMIT until its changes are sent; taken exclusively by
+/// [`Store::published`] to wait for writes between the two.
+#[derive(Default)]
+pub(crate) struct PublishGate(parking_lot::RwLock<()>);
+
+impl PublishGate {
+    pub(crate) fn publishing(&self) -> parking_lot::RwLockReadGuard<'_, ()> {
+        self.0.read()
+    }
+
+    pub(crate) fn wait(&self) {
+        drop(self.0.write());
+    }
+}
+
 /// A transactional store. Implementations are blocking: call them from `spawn_blocking`.
 pub trait Store: Send + Sync + 'static {
     /// Run `f` in a read-only transaction.
@@ -204,6 +219,10 @@ pub trait Store: Send + Sync + 'static {
     fn write_tx(&self, f: &mut dyn FnMut(&mut dyn Tx) -> Result<()>) -> Result<()>;
     /// The change stream: every committed resource write, in commit order per writer.
     fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Change>;
+    /// Returns once every write committed before the call is on the change stream. A commit is
+    /// visible to readers a moment before its changes are sent: a reader that must not see a
+    /// write its subscribers have not heard of reads first, then calls this.
+    fn published(&self);
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
 }

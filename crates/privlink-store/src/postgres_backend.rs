@@ -33,6 +33,7 @@ pub struct PostgresStore {
     pool: Mutex<Pool>,
     returned: parking_lot::Condvar,
     changes: broadcast::Sender<Change>,
+    publish: crate::PublishGate,
 }
 
 #[derive(Default)]
@@ -122,6 +123,7 @@ impl PostgresStore {
             pool: Mutex::new(Pool::default()),
             returned: parking_lot::Condvar::new(),
             changes,
+            publish: Default::default(),
         };
         let mut conn = store.connect()?;
         store.migrate(&mut conn)?;
@@ -209,7 +211,14 @@ impl PostgresStore {
         self.returned.notify_one();
     }
 
-    fn run(&self, begin: &str, f: &mut dyn FnMut(&mut dyn Tx) -> Result<()>) -> Result<Vec<Change>> {
+    /// Runs `f` in a transaction opened with `begin`. For a write (`publish`), the returned guard
+    /// is taken before COMMIT: the caller sends the changes, then drops it.
+    fn run(
+        &self,
+        begin: &str,
+        publish: bool,
+        f: &mut dyn FnMut(&mut dyn Tx) -> Result<()>,
+    ) -> Result<(Vec<Change>, Option<parking_lot::RwLockReadGuard<'_, ()>>)> {
         let mut conn = self.take()?;
         let mut attempt = 0;
         loop {
@@ -234,12 +243,12 @@ impl PostgresStore {
             let changes = std::mem::take(&mut tx.changes);
             drop(tx);
             let outcome = match result {
-                Ok(()) => match conn.client.batch_execute("COMMIT") {
-                    Ok(()) => {
+                Ok(()) => match (publish.then(|| self.publish.publishing()), conn.client.batch_execute("COMMIT")) {
+                    (publishing, Ok(())) => {
                         self.give_back(conn);
-                        return Ok(changes);
+                        return Ok((changes, publishing));
                     }
-                    Err(e) => backend_err(e),
+                    (_, Err(e)) => backend_err(e),
                 },
                 Err(e) => {
                     let _ = conn.client.batch_execute("ROLLBACK");
@@ -344,11 +353,12 @@ impl Sql for PgSql<'_> {
 
 impl Store for PostgresStore {
     fn read_tx(&self, f: &mut dyn FnMut(&mut dyn Tx) -> Result<()>) -> Result<()> {
-        self.run("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", f).map(|_| ())
+        self.run("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", false, f).map(|_| ())
     }
 
     fn write_tx(&self, f: &mut dyn FnMut(&mut dyn Tx) -> Result<()>) -> Result<()> {
-        let changes = self.run("BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock(7173)", f)?;
+        let (changes, _publishing) =
+            self.run("BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock(7173)", true, f)?;
         for change in changes {
             let _ = self.changes.send(change);
         }
@@ -357,6 +367,10 @@ impl Store for PostgresStore {
 
     fn subscribe(&self) -> broadcast::Receiver<Change> {
         self.changes.subscribe()
+    }
+
+    fn published(&self) {
+        self.publish.wait();
     }
 
     fn backend(&self) -> &'static str {

@@ -20,6 +20,7 @@ pub struct SqliteStore {
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
     changes: broadcast::Sender<Change>,
+    publish: crate::PublishGate,
     // Held for its Drop, which stops the thread.
     _checkpointer: Checkpointer,
 }
@@ -102,6 +103,7 @@ impl SqliteStore {
             writer: Mutex::new(writer),
             readers: Mutex::new(Vec::new()),
             changes,
+            publish: Default::default(),
             _checkpointer: checkpointer,
         })
     }
@@ -258,6 +260,7 @@ impl Store for SqliteStore {
             Ok(()) => {
                 let changes = std::mem::take(&mut tx.changes);
                 drop(tx);
+                let _publishing = self.publish.publishing();
                 if let Err(e) = conn.execute_batch("COMMIT") {
                     let _ = conn.execute_batch("ROLLBACK");
                     return Err(backend_err(e));
@@ -278,6 +281,10 @@ impl Store for SqliteStore {
 
     fn subscribe(&self) -> broadcast::Receiver<Change> {
         self.changes.subscribe()
+    }
+
+    fn published(&self) {
+        self.publish.wait();
     }
 
     fn backend(&self) -> &'static str {

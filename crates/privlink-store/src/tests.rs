@@ -229,3 +229,33 @@ fn change_stream_publishes_only_committed_writes() {
         assert!(rx.try_recv().is_err(), "{name}");
     }
 }
+
+/// A reader that sees a commit and then calls `published` finds its change on the stream, even
+/// while the writer is between COMMIT and sending (what the data planes' barrier relies on).
+#[test]
+fn a_visible_commit_is_on_the_stream_once_published_returns() {
+    for (name, store, _dir) in stores() {
+        let mut rx = store.subscribe();
+        let writer = {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                for i in 0..300 {
+                    write(&*store, |tx| tx.put(&row(&format!("/s/rg/r{i}"), "", "t"))).expect("write");
+                }
+            })
+        };
+        let mut heard = HashSet::new();
+        for i in 0..300 {
+            let key = format!("/s/rg/r{i}");
+            while crate::read(&*store, |tx| tx.get(&key)).expect("read").is_none() {
+                std::thread::yield_now();
+            }
+            store.published();
+            while let Ok(change) = rx.try_recv() {
+                heard.insert(change.key);
+            }
+            assert!(heard.contains(&key), "{name}: {key} visible, published() returned, not on the stream");
+        }
+        writer.join().expect("writer");
+    }
+}

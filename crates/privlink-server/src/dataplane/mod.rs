@@ -32,6 +32,7 @@ pub struct DataPlanes {
     pub topology: Arc<RwLock<Topology>>,
     pub dns: Arc<DnsPlane>,
     pub gateway: Arc<GatewayPlane>,
+    store: Arc<dyn Store>,
     barrier: mpsc::Sender<oneshot::Sender<()>>,
 }
 
@@ -55,6 +56,7 @@ impl DataPlanes {
         let planes = DataPlanesInner { topology, dns, gateway, store };
         let (barrier, barriers) = mpsc::channel(1024);
         let public = Arc::new(DataPlanes {
+            store: planes.store.clone(),
             topology: planes.topology.clone(),
             dns: planes.dns.clone(),
             gateway: planes.gateway.clone(),
@@ -68,6 +70,10 @@ impl DataPlanes {
 
     /// Wait until every change committed before this call is applied (bounded).
     pub async fn sync(&self) {
+        // First until every commit so far is on the change stream (a commit is visible a moment
+        // before it is sent), then until the planes have taken in the stream up to here.
+        let store = self.store.clone();
+        let _ = tokio::task::spawn_blocking(move || store.published()).await;
         let (tx, rx) = oneshot::channel();
         if self.barrier.send(tx).await.is_err() {
             return;
