@@ -56,7 +56,9 @@ impl Default for GatewayConfig {
             max_connections: 20_000,
             max_http_head: 16 * 1024,
             buffer_size: 64 * 1024,
-            max_pipes: 1024,
+            // 128 pipes of 256 KiB: 32 MiB, half of what Linux lets one unprivileged user hold
+            // in pipes by default (`fs.pipe-user-pages-soft`).
+            max_pipes: 128,
             pipe_size: 256 * 1024,
             workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
         }

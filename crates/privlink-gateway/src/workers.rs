@@ -34,15 +34,26 @@ impl Workers {
         let mut runtimes = Vec::with_capacity(count);
         let mut stop = Vec::with_capacity(count);
         for index in 0..count.max(1) {
-            let runtime = Builder::new_current_thread().enable_all().build()?;
             let (stop_tx, stop_rx) = oneshot::channel::<()>();
-            runtimes.push(runtime.handle().clone());
-            // If spawning fails, the senders already made are dropped and those threads end.
+            let (handle_tx, handle_rx) = std::sync::mpsc::sync_channel::<io::Result<Handle>>(1);
+            // The runtime is built and dropped on its own thread: a runtime dropped inside async
+            // code (the caller's) panics. If spawning fails, the senders already made are
+            // dropped and those threads end.
             std::thread::Builder::new().name(format!("privlink-gateway-{index}")).spawn(move || {
+                let runtime = match Builder::new_current_thread().enable_all().build() {
+                    Ok(runtime) => runtime,
+                    Err(error) => {
+                        let _ = handle_tx.send(Err(error));
+                        return;
+                    }
+                };
+                let _ = handle_tx.send(Ok(runtime.handle().clone()));
                 runtime.block_on(async {
                     let _ = stop_rx.await;
                 });
             })?;
+            let handle = handle_rx.recv().map_err(|_| io::Error::other("a gateway worker ended at start"))??;
+            runtimes.push(handle);
             stop.push(stop_tx);
         }
         Ok(Workers { runtimes, _stop: stop })

@@ -24,7 +24,9 @@ async fn load(state: &AppState, subscription: &str, operation_id: &str) -> ArmRe
         .await?;
     // Whatever the status just read says is done (the reconciler may have finished it a moment
     // ago, on its own thread) reaches the data planes before the client hears of it.
-    state.planes.sync().await;
+    if op.status != "InProgress" {
+        state.planes.sync().await;
+    }
     Ok(op)
 }
 

@@ -248,7 +248,16 @@ impl PostgresStore {
                         self.give_back(conn);
                         return Ok((changes, publishing));
                     }
-                    (_, Err(e)) => backend_err(e),
+                    (publishing, Err(e)) => {
+                        // The outcome is unknown (the server may have committed before the
+                        // connection failed): tell subscribers, who re-read the rows anyway.
+                        if publishing.is_some() {
+                            for change in changes {
+                                let _ = self.changes.send(change);
+                            }
+                        }
+                        backend_err(e)
+                    }
                 },
                 Err(e) => {
                     let _ = conn.client.batch_execute("ROLLBACK");

@@ -7,6 +7,10 @@ use std::os::fd::BorrowedFd;
 #[cfg(target_os = "linux")]
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 
+/// The smallest pipe worth splicing through: the kernel's default capacity.
+#[cfg(target_os = "linux")]
+const MIN_CAPACITY: usize = 64 * 1024;
+
 /// A pipe whose two ends are non-blocking and closed when it is dropped.
 pub(crate) struct Pipe {
     #[cfg(target_os = "linux")]
@@ -28,11 +32,18 @@ impl Pipe {
         // SAFETY: on success both descriptors are new, open, and owned by nobody else.
         let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
         if size > 0 {
-            // Best effort: an unprivileged user past `fs.pipe-user-pages-soft`, or a size over
-            // `fs.pipe-max-size`, keeps the default capacity (64 KiB), which works, only slower.
+            // Best effort: a size over `fs.pipe-max-size` keeps the capacity the pipe has.
             let size = libc::c_int::try_from(size).unwrap_or(libc::c_int::MAX);
             // SAFETY: F_SETPIPE_SZ takes an integer and touches no memory of ours.
             unsafe { libc::fcntl(write.as_raw_fd(), libc::F_SETPIPE_SZ, size) };
+        }
+        // A user past `fs.pipe-user-pages-soft` (64 MiB of pipes by default, shared by all of
+        // that user's processes) gets pipes of two pages, through which splicing costs more
+        // calls than copying through a buffer: refuse those, and the caller copies.
+        // SAFETY: F_GETPIPE_SZ takes no argument and touches no memory of ours.
+        let capacity = unsafe { libc::fcntl(write.as_raw_fd(), libc::F_GETPIPE_SZ) };
+        if usize::try_from(capacity).map_or(true, |capacity| capacity < MIN_CAPACITY) {
+            return Err(io::Error::other("the pipe is too small to splice through"));
         }
         Ok(Pipe { read, write })
     }

@@ -68,17 +68,20 @@ impl DataPlanes {
         Ok(public)
     }
 
-    /// Wait until every change committed before this call is applied (bounded).
+    /// Wait until every change committed before this call is applied (bounded: a stalled
+    /// store or feed delays an answer by at most `SYNC_TIMEOUT`, never blocks it).
     pub async fn sync(&self) {
-        // First until every commit so far is on the change stream (a commit is visible a moment
-        // before it is sent), then until the planes have taken in the stream up to here.
-        let store = self.store.clone();
-        let _ = tokio::task::spawn_blocking(move || store.published()).await;
-        let (tx, rx) = oneshot::channel();
-        if self.barrier.send(tx).await.is_err() {
-            return;
-        }
-        if tokio::time::timeout(SYNC_TIMEOUT, rx).await.is_err() {
+        let wait = async {
+            // First until every commit so far is on the change stream (a commit is visible a
+            // moment before it is sent), then until the planes have taken the stream in up to here.
+            let store = self.store.clone();
+            let _ = tokio::task::spawn_blocking(move || store.published()).await;
+            let (tx, rx) = oneshot::channel();
+            if self.barrier.send(tx).await.is_ok() {
+                let _ = rx.await;
+            }
+        };
+        if tokio::time::timeout(SYNC_TIMEOUT, wait).await.is_err() {
             tracing::warn!("data planes did not catch up within {SYNC_TIMEOUT:?}; answering anyway");
         }
     }
@@ -125,8 +128,12 @@ impl DataPlanesInner {
                     None => return,
                 },
             }
-            // Take everything already committed, so one read serves the whole batch and the
-            // barriers answer after it.
+            // Barriers first, then everything already committed: a barrier is sent only once
+            // the changes before it are on the stream, so this batch holds them all (taking
+            // barriers after the changes could answer one whose change arrived in between).
+            while let Ok(b) = barriers.try_recv() {
+                waiting.push(b);
+            }
             loop {
                 match changes.try_recv() {
                     Ok(c) => {
@@ -137,9 +144,6 @@ impl DataPlanesInner {
                     Err(broadcast::error::TryRecvError::Lagged(_)) => reload = true,
                     Err(_) => break,
                 }
-            }
-            while let Ok(b) = barriers.try_recv() {
-                waiting.push(b);
             }
             let outcome = if reload { self.full_reload().await } else { self.apply(pending).await };
             if let Err(e) = outcome {
