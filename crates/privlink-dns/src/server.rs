@@ -5,7 +5,7 @@
 //! sockets share the view's address (SO_REUSEPORT) and the kernel hands each datagram to one of
 //! them at random ([`steering`]): no two workers are woken for the same datagram, and a few busy
 //! clients cannot pile onto one worker. Worker *k* of every view runs on UDP thread *k*, a
-//! runtime of its own ([`threads`]), so a datagram's wakeup, its task and its reply stay on one
+//! runtime of its own ([`privlink_workers::Workers`]), so a datagram's wakeup, its task and its reply stay on one
 //! thread. The catalog's read lock is held only while a reply is built, never across an await. Forwarding
 //! runs in tasks of its own (owned by the worker that received the query, at most
 //! [`MAX_PENDING_FORWARDS`] each), so a slow upstream never stalls the loop. Each TCP connection
@@ -29,9 +29,11 @@ use parking_lot::{Mutex, RwLock};
 use serde::Serialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::task::JoinSet;
 use tokio::time::timeout;
 use tracing::{debug, info};
+
+use privlink_workers::{TaskGroup, Workers};
 
 use crate::model::Catalog;
 use crate::name;
@@ -39,7 +41,6 @@ use crate::resolve::{resolve, Answer, Rcode, Resolution, Step, StepKind};
 use crate::wire::{self, ForwardRequest, Outcome, Transport};
 
 mod steering;
-mod threads;
 
 /// Forwarded queries one UDP worker keeps in flight; beyond that a query gets SERVFAIL at once.
 pub const MAX_PENDING_FORWARDS: usize = 1024;
@@ -166,34 +167,13 @@ pub struct DnsServer {
     shared: Arc<Shared>,
     listeners: Mutex<HashMap<String, Listener>>,
     /// Started with the first view served.
-    udp_threads: Mutex<Option<threads::Threads>>,
+    udp_threads: Mutex<Option<Workers>>,
 }
 
 /// One view's sockets, alive as long as its tasks: dropping it aborts them.
 struct Listener {
     addr: SocketAddr,
-    tasks: Vec<JoinHandle<()>>,
-}
-
-impl Listener {
-    /// Aborts the tasks and waits until they are gone, so the sockets are closed on return.
-    async fn stop(mut self) {
-        let tasks = std::mem::take(&mut self.tasks);
-        for task in &tasks {
-            task.abort();
-        }
-        for task in tasks {
-            let _ = task.await;
-        }
-    }
-}
-
-impl Drop for Listener {
-    fn drop(&mut self) {
-        for task in &self.tasks {
-            task.abort();
-        }
-    }
+    tasks: TaskGroup,
 }
 
 impl DnsServer {
@@ -209,7 +189,7 @@ impl DnsServer {
     fn udp_runtimes(&self) -> io::Result<Vec<tokio::runtime::Handle>> {
         let mut threads = self.udp_threads.lock();
         if threads.is_none() {
-            *threads = Some(threads::Threads::start(self.shared.config.udp_workers.max(1))?);
+            *threads = Some(Workers::start("privlink-dns-udp", self.shared.config.udp_workers.max(1))?);
         }
         Ok(threads.as_ref().map_or_else(Vec::new, |t| t.runtimes().to_vec()))
     }
@@ -227,7 +207,7 @@ impl DnsServer {
             }
         };
         if let Some(previous) = previous {
-            previous.stop().await;
+            previous.tasks.stop().await;
         }
         let runtimes = self.udp_runtimes()?;
         let (udp, tcp) = bind_sockets(addr, runtimes.len()).await?;
@@ -248,14 +228,15 @@ impl DnsServer {
         info!(view, %bound, "serving DNS");
         // A concurrent serve_view of the same view may have won the race; dropping the loser's
         // listener aborts it.
-        self.listeners.lock().insert(view.to_string(), Listener { addr: bound, tasks });
+        self.listeners.lock().insert(view.to_string(), Listener { addr: bound, tasks: TaskGroup::new(tasks) });
         Ok(bound)
     }
 
-    /// Stops serving `view`: its sockets and open TCP connections are closed (their tasks are
-    /// aborted; the runtime drops them right after this returns).
-    pub fn stop_view(&self, view: &str) {
-        if self.listeners.lock().remove(view).is_some() {
+    /// Stops serving `view`: its sockets and open TCP connections are closed when this returns.
+    pub async fn stop_view(&self, view: &str) {
+        let removed = self.listeners.lock().remove(view);
+        if let Some(listener) = removed {
+            listener.tasks.stop().await;
             info!(view, "stopped serving DNS");
         }
     }
@@ -324,7 +305,7 @@ impl DnsServer {
     pub async fn shutdown(&self) {
         let listeners: Vec<Listener> = self.listeners.lock().drain().map(|(_, listener)| listener).collect();
         for listener in listeners {
-            listener.stop().await;
+            listener.tasks.stop().await;
         }
     }
 }

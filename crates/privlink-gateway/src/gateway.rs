@@ -19,8 +19,9 @@ use crate::policy::Policy;
 use crate::pump::PipeBudget;
 use crate::stats::{Counters, EntryCounters, GatewayStats};
 use crate::tunnel::{self, Connection, Registry};
-use crate::workers::{self, Workers};
+use crate::workers;
 use crate::{listener, proxy};
+use privlink_workers::{TaskGroup, Workers};
 
 /// Limits and timeouts. Everything a client controls is bounded by one of these.
 #[derive(Debug, Clone)]
@@ -96,27 +97,13 @@ struct Acceptor {
     /// Tells this listener's or proxy's connections apart from those of an earlier one with the
     /// same id.
     instance: u64,
-    tasks: Vec<JoinHandle<()>>,
+    tasks: TaskGroup,
 }
 
 impl Acceptor {
-    /// Aborts the tasks and waits until they are gone, so the sockets are closed on return.
-    async fn stop(mut self) {
-        let tasks = std::mem::take(&mut self.tasks);
-        for task in &tasks {
-            task.abort();
-        }
-        for task in tasks {
-            let _ = task.await;
-        }
-    }
-}
-
-impl Drop for Acceptor {
-    fn drop(&mut self) {
-        for task in &self.tasks {
-            task.abort();
-        }
+    /// Stops the tasks; the sockets are closed on return.
+    async fn stop(self) {
+        self.tasks.stop().await;
     }
 }
 
@@ -170,7 +157,7 @@ impl Gateway {
     fn runtimes(&self) -> io::Result<Vec<Handle>> {
         let mut workers = self.workers.lock();
         if workers.is_none() {
-            *workers = Some(Workers::start(self.shared.config.workers)?);
+            *workers = Some(Workers::start("privlink-gateway", self.shared.config.workers)?);
         }
         Ok(workers.as_ref().map(|w| w.runtimes().to_vec()).unwrap_or_default())
     }
@@ -227,7 +214,7 @@ impl Gateway {
         let (bound, tasks) = self.start(addr, accept)?;
         info!(listener = id, %bound, "route listener open");
         // A concurrent `listen` with the same id may have won the race; dropping the loser aborts it.
-        self.listeners.lock().insert(id.to_string(), Acceptor { addr: bound, instance, tasks });
+        self.listeners.lock().insert(id.to_string(), Acceptor { addr: bound, instance, tasks: TaskGroup::new(tasks) });
         Ok(bound)
     }
 
@@ -261,7 +248,10 @@ impl Gateway {
         let accept = move |socket, _| proxy::accept(shared.clone(), view_shared.clone(), socket, instance);
         let (bound, tasks) = self.start(addr, accept)?;
         info!(view, %bound, "proxy open");
-        let replaced = self.proxies.lock().insert(view.to_string(), Acceptor { addr: bound, instance, tasks });
+        let replaced = self
+            .proxies
+            .lock()
+            .insert(view.to_string(), Acceptor { addr: bound, instance, tasks: TaskGroup::new(tasks) });
         if let Some(replaced) = replaced {
             self.shared.registry.stop_handshakes(replaced.instance);
         }

@@ -8,61 +8,18 @@
 //! fifth more of the gateway's CPU with two workers than with one (docs/benchmarks.md,
 //! "Gateway: privlink vs direct vs haproxy").
 //!
-//! The threads start with the first listener or proxy and stop when the [`Workers`] value is
-//! dropped (with the gateway): each runtime then drops its tasks, which closes their sockets.
+//! The threads ([`privlink_workers::Workers`]) start with the first listener or proxy and stop
+//! with the gateway: each runtime then drops its tasks, which closes their sockets.
 
 use std::io;
 use std::net::SocketAddr;
 
 use socket2::{Domain, Protocol, Socket, Type};
-use tokio::runtime::{Builder, Handle};
-use tokio::sync::oneshot;
 
 /// The accept queue of each listening socket.
 const BACKLOG: i32 = 1024;
 /// Tries at binding a free port (port 0) for all workers before giving up.
 const PORT_TRIES: usize = 16;
-
-pub(crate) struct Workers {
-    runtimes: Vec<Handle>,
-    /// Dropping these ends each thread's `block_on`, and with it the thread and its runtime.
-    _stop: Vec<oneshot::Sender<()>>,
-}
-
-impl Workers {
-    pub fn start(count: usize) -> io::Result<Workers> {
-        let mut runtimes = Vec::with_capacity(count);
-        let mut stop = Vec::with_capacity(count);
-        for index in 0..count.max(1) {
-            let (stop_tx, stop_rx) = oneshot::channel::<()>();
-            let (handle_tx, handle_rx) = std::sync::mpsc::sync_channel::<io::Result<Handle>>(1);
-            // The runtime is built and dropped on its own thread: a runtime dropped inside async
-            // code (the caller's) panics. If spawning fails, the senders already made are
-            // dropped and those threads end.
-            std::thread::Builder::new().name(format!("privlink-gateway-{index}")).spawn(move || {
-                let runtime = match Builder::new_current_thread().enable_all().build() {
-                    Ok(runtime) => runtime,
-                    Err(error) => {
-                        let _ = handle_tx.send(Err(error));
-                        return;
-                    }
-                };
-                let _ = handle_tx.send(Ok(runtime.handle().clone()));
-                runtime.block_on(async {
-                    let _ = stop_rx.await;
-                });
-            })?;
-            let handle = handle_rx.recv().map_err(|_| io::Error::other("a gateway worker ended at start"))??;
-            runtimes.push(handle);
-            stop.push(stop_tx);
-        }
-        Ok(Workers { runtimes, _stop: stop })
-    }
-
-    pub fn runtimes(&self) -> &[Handle] {
-        &self.runtimes
-    }
-}
 
 /// One listening socket per worker on `addr` (port 0: a free port, the same for all), not yet
 /// registered with a runtime. With more than one worker they set SO_REUSEPORT, and a port held

@@ -210,7 +210,7 @@ impl DnsPlane {
             return;
         }
         let Some((vnet_id, slot)) = topology_vnet else {
-            self.server.stop_view(key);
+            self.server.stop_view(key).await;
             self.resolvers.lock().remove(key);
             self.reservations.lock().remove(key);
             return;

@@ -118,20 +118,6 @@ pub async fn resolve(addr: SocketAddr, transport: Transport, name: &str, rtype: 
 impl Server {
     /// Where the resolver of the VNet `vnet_id` listens (waits briefly for it to bind).
     pub async fn resolver(&self, vnet_id: &str) -> SocketAddr {
-        let started = std::time::Instant::now();
-        loop {
-            let r = self.get("/privlink/dns/resolvers").await;
-            assert_eq!(r.status, 200, "listing resolvers: {r}");
-            let found = r.json["value"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .find(|v| v["virtualNetwork"].as_str().is_some_and(|id| id.eq_ignore_ascii_case(vnet_id)));
-            if let Some(address) = found.and_then(|v| v["address"].as_str()) {
-                return address.parse().unwrap_or_else(|e| panic!("resolver address {address}: {e}"));
-            }
-            assert!(started.elapsed() < TIMEOUT, "no resolver for {vnet_id}: {r}");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        self.listed_address("/privlink/dns/resolvers", vnet_id).await
     }
 }

@@ -165,21 +165,7 @@ pub async fn closed_within(stream: &mut TcpStream, limit: Duration) -> Option<Du
 impl Server {
     /// Where the proxy of the VNet `vnet_id` (or `"internet"`) listens.
     pub async fn proxy(&self, vnet_id: &str) -> SocketAddr {
-        let started = Instant::now();
-        loop {
-            let r = self.get("/privlink/gateway/proxies").await;
-            assert_eq!(r.status, 200, "listing proxies: {r}");
-            let found = r.json["value"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .find(|v| v["virtualNetwork"].as_str().is_some_and(|id| id.eq_ignore_ascii_case(vnet_id)));
-            if let Some(address) = found.and_then(|v| v["address"].as_str()) {
-                return address.parse().unwrap_or_else(|e| panic!("proxy address {address}: {e}"));
-            }
-            assert!(started.elapsed() < TIMEOUT, "no proxy for {vnet_id}: {r}");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        self.listed_address("/privlink/gateway/proxies", vnet_id).await
     }
 
     /// The listener standing for `stands_for` (e.g. `10.1.1.4:443`), if any.

@@ -756,6 +756,26 @@ impl Server {
         assert_eq!(g.status, 404, "GET {path} after DELETE: {g}");
     }
 
+    /// The address a data-plane listing (`/privlink/dns/resolvers`, `/privlink/gateway/proxies`)
+    /// gives for the VNet `vnet_id`, waiting up to 5 s for it to be bound.
+    pub async fn listed_address(&self, listing: &str, vnet_id: &str) -> std::net::SocketAddr {
+        let started = Instant::now();
+        loop {
+            let r = self.get(listing).await;
+            assert_eq!(r.status, 200, "GET {listing}: {r}");
+            let found = r.json["value"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|v| v["virtualNetwork"].as_str().is_some_and(|id| id.eq_ignore_ascii_case(vnet_id)));
+            if let Some(address) = found.and_then(|v| v["address"].as_str()) {
+                return address.parse().unwrap_or_else(|e| panic!("{listing}: address {address}: {e}"));
+            }
+            assert!(started.elapsed() < Duration::from_secs(5), "{listing}: nothing for {vnet_id}: {r}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// `POST /privlink/reconciler/step`: complete pending operations now (manual timing).
     pub async fn step(&self) -> Value {
         let r = self.send(Method::POST, "/privlink/reconciler/step", None, &[]).await;
