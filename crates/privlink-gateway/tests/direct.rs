@@ -4,6 +4,7 @@
 mod common;
 
 use std::io::ErrorKind;
+use std::time::Duration;
 
 use common::*;
 use privlink_gateway::{Host, Origin, RefusalKind};
@@ -155,7 +156,8 @@ async fn shutdown_closes_everything() {
     assert!(gateway.listeners().is_empty() && gateway.proxies().is_empty());
     closed_by_peer(&mut tunnel).await;
     let mut sink = Vec::new();
-    assert!(matches!(handshake.read_to_end(&mut sink).await, Ok(0) | Err(_)));
+    let ended = tokio::time::timeout(Duration::from_secs(5), handshake.read_to_end(&mut sink)).await;
+    assert!(matches!(ended, Ok(Ok(0)) | Ok(Err(_))), "the handshake was not closed: {ended:?}");
     assert!(TcpStream::connect(listener).await.is_err());
     assert!(TcpStream::connect(proxy).await.is_err());
 }

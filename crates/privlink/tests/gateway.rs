@@ -403,26 +403,31 @@ async fn bad_backend_bindings_are_arm_errors() {
         (json!({ "privlink:backend:blob": "127.0.0.1" }), "no port"),
     ] {
         let r = s.patch(&w.sa1, &json!({ "tags": tags })).await;
+        assert_eq!(r.status, 400, "{what}: {r}");
         expect_error(&r, 400, "InvalidPrivlinkBackend");
-        let _ = what;
     }
     let out = s.cli(&["backend", "set", &w.sa1, "--group", "blob", "example.com:80"]);
     assert_ne!(out.code, Some(0), "{out:?}");
     assert!(out.stderr.contains("InvalidPrivlinkBackend"), "{out:?}");
     let sa = s.get(&w.sa1).await.json;
     assert!(sa["tags"].as_object().is_none_or(|t| t.is_empty()), "nothing stored: {sa}");
-    let _ = (&w.vnet3, &w.vnet2);
+    // A resource no traffic goes to cannot take one (it would bind nothing).
+    let r = s.patch(&w.vnet, &json!({ "tags": { "privlink:backend": "127.0.0.1:1" } })).await;
+    expect_error(&r, 400, "InvalidPrivlinkBackend");
+    let vnet = s.get(&w.vnet).await.json;
+    assert!(vnet["tags"].as_object().is_none_or(|t| t.is_empty()), "nothing stored: {vnet}");
 }
 
-/// Open file descriptors and resident memory (KiB) of a process.
+/// Open file descriptors and resident memory (KiB) of a process; fails when /proc cannot tell,
+/// so a leak check never passes without measuring.
 fn fds_and_rss(pid: u32) -> (usize, u64) {
-    let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).map(|d| d.count()).unwrap_or(0);
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).map(|d| d.count()).expect("/proc/{pid}/fd");
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc/{pid}/status");
     let rss = status
         .lines()
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0);
+        .expect("VmRSS in /proc/{pid}/status");
     (fds, rss)
 }
 

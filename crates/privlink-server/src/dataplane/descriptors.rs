@@ -101,6 +101,14 @@ mod tests {
         assert_eq!(budget.used(), 2);
         drop(b);
         assert_eq!(budget.used(), 0);
-        assert!(raise_nofile_limit() >= 16);
+    }
+    #[test]
+    fn the_soft_descriptor_limit_is_raised_to_the_hard_one() {
+        let soft = raise_nofile_limit();
+        let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        // SAFETY: getrlimit writes only the struct passed by pointer, alive for the call.
+        assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) }, 0);
+        assert_eq!(limit.rlim_cur, limit.rlim_max, "soft limit left below the hard one");
+        assert_eq!(soft, usize::try_from(limit.rlim_cur).unwrap_or(usize::MAX));
     }
 }

@@ -418,8 +418,7 @@ impl Policy for TopologyPolicy {
                 Some(Stands::Public { key, port }) => match topology.targets.get(key) {
                     Some(target) => {
                         let client = Client::Internet { address: DEFAULT_INTERNET_CLIENT, trusted: false };
-                        let host = Host::Ip(request.host_ip());
-                        self.decide_public(&topology, &client, key, target, &host, *port)
+                        self.decide_public(&topology, &client, key, target, &request.host, *port)
                     }
                     None => refuse(Some(&public_route(key)), RefusalKind::Unreachable, "the target is gone"),
                 },
@@ -775,18 +774,5 @@ impl GatewayPlane {
 
     pub async fn shutdown(&self) {
         self.gateway.shutdown().await;
-    }
-}
-
-trait HostIp {
-    fn host_ip(&self) -> IpAddr;
-}
-
-impl HostIp for ConnectRequest {
-    fn host_ip(&self) -> IpAddr {
-        match &self.host {
-            Host::Ip(ip) => *ip,
-            Host::Name(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-        }
     }
 }

@@ -101,9 +101,10 @@ pub trait ResourceType: Send + Sync + 'static {
     fn patch_merges_properties(&self) -> bool {
         false
     }
-    /// Refuse tags the type gives a meaning to when they are malformed (privlink's backend tags).
-    fn check_tags(&self, _tags: &Map<String, Value>) -> ArmResult<()> {
-        Ok(())
+    /// Refuse tags the type gives a meaning to when they are malformed (privlink's backend tags,
+    /// which only targets and private link services take).
+    fn check_tags(&self, tags: &Map<String, Value>) -> ArmResult<()> {
+        targets::backends::refuse_on(self.type_name(), tags)
     }
     /// Validate the request and return the `properties` to store. Runs inside the write
     /// transaction; may write other rows through `w` (e.g. subnets given inline in a VNet).

@@ -40,6 +40,20 @@ fn group_of(key: &str) -> Option<&str> {
     }
 }
 
+/// Refuse backend tags on a type that has no traffic to send to a backend (anything but a
+/// private-link target or a private link service): stored, they would bind nothing.
+pub fn refuse_on(type_name: &str, tags: &Map<String, Value>) -> ArmResult<()> {
+    match tags.keys().find(|key| group_of(key).is_some()) {
+        Some(key) => Err(ArmError::invalid(
+            "InvalidPrivlinkBackend",
+            format!(
+                "Tag '{key}' binds a backend, but a {type_name} has no traffic to send to one: backends go on private-link targets (a storage account, a Data Explorer cluster, …) and private link services."
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
 /// Refuse backend tags that name no group of `kind` (any group for `None`: a private link
 /// service has none) or no loopback address.
 pub fn check(kind: Option<&TargetKind>, tags: &Map<String, Value>) -> ArmResult<()> {
