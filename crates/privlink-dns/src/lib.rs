@@ -32,6 +32,6 @@ pub use model::{
     ViewInfo,
 };
 pub use name::NameError;
-pub use resolve::{resolve, Answer, Rcode, Resolution, Step, StepKind, MAX_CNAME_HOPS};
+pub use resolve::{lookup_a, resolve, Answer, Lookup, Rcode, Resolution, Step, StepKind, MAX_CNAME_HOPS};
 pub use server::{DnsServer, RcodeCounts, ServerConfig, Stats};
 pub use wire::{answer_packet, ForwardRequest, Outcome, Transport};

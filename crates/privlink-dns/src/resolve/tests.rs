@@ -119,6 +119,17 @@ fn an_unlinked_view_gets_the_public_address_and_is_told_why() {
 }
 
 #[test]
+fn the_silent_lookup_finds_what_the_explained_one_answers() {
+    let catalog = storage();
+    assert_eq!(lookup_a(&catalog, "v1", "SA1.blob.core.windows.net."), Lookup::Address(Ipv4Addr::new(10, 0, 0, 4)));
+    assert_eq!(lookup_a(&catalog, "v2", "sa1.blob.core.windows.net"), Lookup::Address(Ipv4Addr::new(20, 0, 0, 1)));
+    assert_eq!(lookup_a(&catalog, "v1", "nope.blob.core.windows.net"), Lookup::Nothing(Rcode::NxDomain));
+    assert_eq!(lookup_a(&catalog, "v1", "www.example.org"), Lookup::Elsewhere);
+    assert_eq!(lookup_a(&catalog, "nope", "sa1.blob.core.windows.net"), Lookup::Nothing(Rcode::Refused));
+    assert_eq!(lookup_a(&catalog, "v1", "bad..name"), Lookup::Nothing(Rcode::FormErr));
+}
+
+#[test]
 fn unknown_views_are_refused_and_bad_names_are_format_errors() {
     let catalog = storage();
     let unknown = resolve(&catalog, "nope", "sa1.blob.core.windows.net", Q::A);

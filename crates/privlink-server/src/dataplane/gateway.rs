@@ -159,24 +159,16 @@ impl TopologyPolicy {
             Host::Name(n) if n == "localhost" => return Ok(IpAddr::V4(Ipv4Addr::LOCALHOST)),
             Host::Name(n) => n,
         };
-        let resolution =
-            privlink_dns::resolve(&self.catalog.read(), view, name, privlink_dns::hickory_proto::rr::RecordType::A);
-        let address = resolution.answers.iter().rev().find_map(|a| match a.data {
-            privlink_dns::RData::A(ip) => Some(IpAddr::V4(ip)),
-            _ => None,
-        });
-        match (address, resolution.forward) {
-            (Some(ip), _) => Ok(ip),
-            (None, Some(_)) => Err(refuse(
+        match privlink_dns::lookup_a(&self.catalog.read(), view, name) {
+            privlink_dns::Lookup::Address(ip) => Ok(IpAddr::V4(ip)),
+            privlink_dns::Lookup::Elsewhere => Err(refuse(
                 None,
                 RefusalKind::Unreachable,
                 format!("{name} is not a name privlink knows; the gateway only reaches privlink's resources"),
             )),
-            (None, None) => Err(refuse(
-                None,
-                RefusalKind::Unreachable,
-                format!("{name} does not resolve here ({})", resolution.rcode),
-            )),
+            privlink_dns::Lookup::Nothing(rcode) => {
+                Err(refuse(None, RefusalKind::Unreachable, format!("{name} does not resolve here ({rcode})")))
+            }
         }
     }
 
