@@ -316,6 +316,13 @@ fn behind(topology: &Topology, vnet_key: &str, address: IpAddr) -> Value {
 /// last refusal on that route.
 fn gateway_verdict(state: &AppState, vnet_key: &str, name: &str, port: u16) -> Value {
     use privlink_gateway::Decision;
+    if !state.planes.gateway.settings.enabled {
+        return json!({
+            "decision": "disabled",
+            "port": port,
+            "verdict": "The gateway is off (--no-gateway): no proxy or listener carries traffic.",
+        });
+    }
     let decision = state.planes.gateway.decide_for(vnet_key, name, port);
     let vnet_name = state.planes.topology.read().vnets.get(vnet_key).map(|v| v.name.clone()).unwrap_or_default();
     let route = match &decision {
@@ -358,6 +365,13 @@ pub async fn diagnose(State(state): State<AppState>, headers: HeaderMap, uri: Ur
         async {
             let caller = caller(&state, &headers, &uri)?;
             let name = query_param(&uri, "name")?;
+            // Every parameter is checked before any work is done.
+            let port = match arm::parse_query(uri.query()).get("port") {
+                None => 443,
+                Some(p) => p.parse::<u16>().ok().filter(|p| *p != 0).ok_or_else(|| {
+                    ArmError::invalid("InvalidQueryParameter", format!("port '{p}' is not a TCP port (1-65535)."))
+                })?,
+            };
             let (vnet_key, vnet_id) = find_vnet(&state, &caller, &query_param(&uri, "vnet")?).await?;
             let mut body = explain(&state, &vnet_key, &name, hickory_type::RecordType::A).await?;
             let addresses: Vec<IpAddr> =
@@ -366,12 +380,6 @@ pub async fn diagnose(State(state): State<AppState>, headers: HeaderMap, uri: Ur
                 let topology = state.planes.topology.read();
                 let values: Vec<Value> = addresses.iter().map(|a| behind(&topology, &vnet_key, *a)).collect();
                 (values, resolver_notes(&state, &topology, &vnet_key))
-            };
-            let port = match arm::parse_query(uri.query()).get("port") {
-                None => 443,
-                Some(p) => p.parse::<u16>().ok().filter(|p| *p != 0).ok_or_else(|| {
-                    ArmError::invalid("InvalidQueryParameter", format!("port '{p}' is not a TCP port (1-65535)."))
-                })?,
             };
             let gateway = gateway_verdict(&state, &vnet_key, &name, port);
             let summary = if behind_values.is_empty() {

@@ -364,6 +364,12 @@ async fn dns_query_and_diagnose_explain_the_chain_and_the_connection() {
     common::expect_error(&r, 400, "VirtualNetworkNotFound");
     let r = s.get("/privlink/dns/query?name=x&vnet=vnet&type=BOGUS").await;
     common::expect_error(&r, 400, "InvalidQueryParameter");
+    for port in ["abc", "0", "70000"] {
+        let r = s.get(&format!("/privlink/diagnose?name=x&vnet=nope&port={port}")).await;
+        common::expect_error(&r, 400, "InvalidQueryParameter");
+    }
+    let r = s.get("/privlink/diagnose?vnet=vnet").await;
+    common::expect_error(&r, 400, "MissingQueryParameter");
 }
 
 #[tokio::test]

@@ -490,3 +490,15 @@ async fn ten_thousand_dropped_connections_leave_nothing_behind() {
     assert!(fds_after <= fds_before + 2, "file descriptors leaked: {fds_before} before, {fds_after} after");
     assert!(rss_after < rss_before + 32 * 1024, "memory grew: {rss_before} KiB before, {rss_after} KiB after");
 }
+
+#[tokio::test]
+async fn with_the_gateway_off_diagnose_says_so() {
+    let s = Server::start_with_config("[gateway]\nenabled = false\n").await;
+    let w = world(&s).await;
+    let d = s.get(&format!("/privlink/diagnose?name={BLOB}&vnet={}", w.vnet)).await;
+    assert_eq!(d.status, 200, "{d}");
+    assert_eq!(d.json["gateway"]["decision"], "disabled", "{d}");
+    assert!(d.json["gateway"]["verdict"].as_str().is_some_and(|v| v.contains("gateway is off")), "{d}");
+    let proxies = s.get("/privlink/gateway/proxies").await;
+    assert!(proxies.json["value"].as_array().is_none_or(|v| v.iter().all(|p| p["address"].is_null())), "{proxies}");
+}
