@@ -9,6 +9,7 @@
 //! Answers come from the same in-memory resolver the DNS listeners use, so they agree with what
 //! `dig` gets. `vnet` is a VNet's resource id or its name; a caller sees only VNets it may read.
 
+use std::collections::HashSet;
 use std::net::IpAddr;
 
 use axum::extract::State;
@@ -23,7 +24,6 @@ use crate::identity::{self, Caller};
 use crate::providers::authorization::rbac;
 use crate::state::AppState;
 
-const VNET_READ: &str = "Microsoft.Network/virtualNetworks/read";
 /// What Azure calls the resolver every VNet uses by default.
 const AZURE_DNS: &str = "168.63.129.16";
 
@@ -42,19 +42,17 @@ pub(crate) fn respond(result: ArmResult<Value>) -> Response {
     }
 }
 
-/// VNet keys among `candidates` the caller may read.
-async fn readable(
-    state: &AppState,
-    caller: &Caller,
-    candidates: Vec<(String, String)>,
-) -> ArmResult<Vec<(String, String)>> {
+/// Of `ids` (resource ids), those the caller may read (each checked with its type's read action).
+pub(crate) async fn readable(state: &AppState, caller: &Caller, ids: Vec<String>) -> ArmResult<HashSet<String>> {
     let caller = caller.clone();
     state
         .read(move |tx| {
-            let mut out = Vec::new();
-            for (key, id) in &candidates {
-                if rbac::check(tx, &caller, VNET_READ, key)? {
-                    out.push((key.clone(), id.clone()));
+            let mut out = HashSet::new();
+            for id in &ids {
+                let Some(parsed) = arm::ResourceId::parse(id) else { continue };
+                let action = crate::engine::action(&parsed.type_name(), "read");
+                if rbac::check(tx, &caller, &action, &parsed.key())? {
+                    out.insert(id.clone());
                 }
             }
             Ok(out)
@@ -74,7 +72,8 @@ async fn find_vnet(state: &AppState, caller: &Caller, wanted: &str) -> ArmResult
             .map(|(key, vnet)| (key.clone(), vnet.id.clone()))
             .collect()
     };
-    let mut found = readable(state, caller, candidates).await?;
+    let visible = readable(state, caller, candidates.iter().map(|(_, id)| id.clone()).collect()).await?;
+    let mut found: Vec<(String, String)> = candidates.into_iter().filter(|(_, id)| visible.contains(id)).collect();
     found.sort();
     match found.len() {
         1 => Ok(found.remove(0)),
@@ -98,11 +97,10 @@ pub async fn resolvers(State(state): State<AppState>, headers: HeaderMap, uri: U
         async {
             let caller = caller(&state, &headers, &uri)?;
             let all = state.planes.dns.resolvers();
-            let candidates = all.iter().map(|(k, r)| (k.clone(), r.vnet_id.clone())).collect();
-            let visible = readable(&state, &caller, candidates).await?;
+            let visible = readable(&state, &caller, all.iter().map(|(_, r)| r.vnet_id.clone()).collect()).await?;
             let value: Vec<Value> = all
                 .into_iter()
-                .filter(|(k, _)| visible.iter().any(|(v, _)| v == k))
+                .filter(|(_, r)| visible.contains(&r.vnet_id))
                 .map(|(_, r)| {
                     json!({
                         "virtualNetwork": r.vnet_id,

@@ -15,11 +15,9 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, StatusCode, Uri};
 use serde_json::{json, Value};
 
-use crate::arm::{self, ArmResult};
+use crate::arm;
 use crate::dataplane::topology::Topology;
-use crate::diagnostics::{caller, respond};
-use crate::identity::Caller;
-use crate::providers::authorization::rbac;
+use crate::diagnostics::{caller, readable, respond};
 use crate::state::AppState;
 
 /// The resource a route stands for: `(resource id, "privateEndpoint" | "publicEndpoint")`.
@@ -28,24 +26,6 @@ pub fn route_resource(topology: &Topology, route: &str) -> Option<(String, &'sta
         return topology.targets.get(target).map(|t| (t.id.clone(), "publicEndpoint"));
     }
     topology.endpoints.get(route).map(|e| (e.id.clone(), "privateEndpoint"))
-}
-
-/// Of `ids` (resource ids), those the caller may read.
-async fn readable(state: &AppState, caller: &Caller, ids: Vec<String>) -> ArmResult<Vec<String>> {
-    let caller = caller.clone();
-    state
-        .read(move |tx| {
-            let mut out = Vec::new();
-            for id in &ids {
-                let Some(parsed) = arm::ResourceId::parse(id) else { continue };
-                let action = crate::engine::action(&parsed.type_name(), "read");
-                if rbac::check(tx, &caller, &action, &parsed.key())? {
-                    out.push(id.clone());
-                }
-            }
-            Ok(out)
-        })
-        .await
 }
 
 /// `GET /privlink/gateway/proxies`

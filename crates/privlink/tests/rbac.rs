@@ -457,3 +457,33 @@ async fn role_assignments_are_readable_only_with_read_rights() {
     let bad = format!("{}/providers/Microsoft.Authorization/roleAssignments?api-version=banana", s.sub());
     expect_error(&s.send(Method::GET, &bad, None, &[]).await, 400, "InvalidApiVersionParameter");
 }
+
+/// The data-plane views (resolvers, proxies, diagnose) show a caller only the VNets it may read.
+#[tokio::test]
+async fn data_plane_listings_show_only_what_the_caller_may_read() {
+    let s = Server::start().await;
+    s.create_rg("mine").await;
+    s.create_rg("theirs").await;
+    let mine = id_of(&s.create_vnet("mine", "vnet-mine", &["10.1.0.0/16"], &[]).await);
+    let theirs = id_of(&s.create_vnet("theirs", "vnet-theirs", &["10.2.0.0/16"], &[]).await);
+    s.resolver(&theirs).await; // both bound before the reader looks
+    let reader = s.create_principal(None, "reader").await;
+    grant(&s, &s.rg("mine"), READER, &reader).await;
+    s.act_as(&reader).await;
+    for listing in ["/privlink/dns/resolvers", "/privlink/gateway/proxies"] {
+        let r = s.get(listing).await;
+        assert_eq!(r.status, 200, "{listing}: {r}");
+        let listed: Vec<String> = r.json["value"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v["virtualNetwork"].as_str().map(str::to_ascii_lowercase))
+            .collect();
+        assert!(listed.contains(&mine.to_ascii_lowercase()), "{listing}: {r}");
+        assert!(!listed.contains(&theirs.to_ascii_lowercase()), "{listing} shows a VNet the caller may not read: {r}");
+    }
+    let r = s.get("/privlink/diagnose?name=x.blob.core.windows.net&vnet=vnet-theirs").await;
+    expect_error(&r, 400, "VirtualNetworkNotFound");
+    let r = s.get("/privlink/dns/query?name=x.blob.core.windows.net&vnet=vnet-mine").await;
+    assert_eq!(r.status, 200, "{r}");
+}

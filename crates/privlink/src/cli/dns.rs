@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use super::client::{encode, Client, Connect};
 use super::private_link::Output;
-use super::table;
+use super::table::{self, text};
 
 #[derive(Args, Debug)]
 pub struct DnsCommon {
@@ -44,10 +44,6 @@ pub struct DiagnoseArgs {
     /// The TCP port the client connects to.
     #[arg(long, default_value_t = 443)]
     pub port: u16,
-}
-
-fn text(v: &Value, key: &str) -> String {
-    v.get(key).and_then(Value::as_str).unwrap_or_default().to_string()
 }
 
 fn print_answer(body: &Value) {

@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::client::Client;
 use super::dns::DnsCommon;
 use super::private_link::Output;
-use super::table;
+use super::table::{self, text};
 
 #[derive(Subcommand, Debug)]
 pub enum GatewayCommand {
@@ -19,10 +19,6 @@ pub enum GatewayCommand {
     Listeners,
     /// Connections, bytes and refusals per private endpoint and public endpoint.
     Stats,
-}
-
-fn text(v: &Value, key: &str) -> String {
-    v.get(key).and_then(Value::as_str).unwrap_or_default().to_string()
 }
 
 fn last_segment(id: &str) -> String {

@@ -1,5 +1,12 @@
 //! Plain-text tables for terminal output.
 
+use serde_json::Value;
+
+/// A string field of a JSON object, for a table cell ("" when missing or not a string).
+pub fn text(v: &Value, key: &str) -> String {
+    v.get(key).and_then(Value::as_str).unwrap_or_default().to_string()
+}
+
 pub fn render(headers: &[&str], rows: &[Vec<String>]) -> String {
     let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
     for row in rows {
