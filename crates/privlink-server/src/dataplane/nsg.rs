@@ -103,16 +103,7 @@ fn prefix_matches(prefix: &str, address: IpAddr, tags: &Tags<'_>) -> bool {
 }
 
 fn port_matches(range: &str, port: u16) -> bool {
-    match range.trim() {
-        "*" => true,
-        r => match r.split_once('-') {
-            Some((a, b)) => match (a.trim().parse::<u16>(), b.trim().parse::<u16>()) {
-                (Ok(a), Ok(b)) => (a..=b).contains(&port),
-                _ => false,
-            },
-            None => r.parse::<u16>() == Ok(port),
-        },
-    }
+    crate::providers::network::security_rules::parse_port_range(range).is_some_and(|(a, b)| (a..=b).contains(&port))
 }
 
 /// The rule that decides a TCP connection from `source` to `destination:port`, and whether it

@@ -94,13 +94,23 @@ pub fn check_priorities(
     Ok(())
 }
 
+/// A port range as rules write it (`*`, `443`, `1000-2000`), as its first and last port; `None`
+/// when malformed. The one parser for validation and for the gateway's evaluation.
+pub(crate) fn parse_port_range(value: &str) -> Option<(u16, u16)> {
+    match value.trim() {
+        "*" => Some((0, u16::MAX)),
+        value => match value.split_once('-') {
+            Some((a, b)) => match (a.trim().parse::<u16>(), b.trim().parse::<u16>()) {
+                (Ok(a), Ok(b)) if a <= b => Some((a, b)),
+                _ => None,
+            },
+            None => value.parse::<u16>().ok().map(|port| (port, port)),
+        },
+    }
+}
+
 fn port_range(rule: &str, value: &str) -> ArmResult<()> {
-    let ok = value == "*"
-        || match value.split_once('-') {
-            Some((a, b)) => matches!((a.trim().parse::<u16>(), b.trim().parse::<u16>()), (Ok(a), Ok(b)) if a <= b),
-            None => value.trim().parse::<u16>().is_ok(),
-        };
-    if ok {
+    if parse_port_range(value).is_some() {
         Ok(())
     } else {
         Err(ArmError::invalid("SecurityRuleInvalidPortRange", format!("Security rule {rule} has invalid port range '{value}'. Use '*', a port from 0 to 65535, or a range such as 1000-2000.")))
