@@ -95,7 +95,7 @@ pub fn backfill(tx: &mut dyn Tx, registry: &Registry) -> ArmResult<()> {
     if tx.meta_get(DONE)?.is_some() {
         return Ok(());
     }
-    let vnets = crate::providers::network::virtual_networks::TYPE.to_ascii_lowercase();
+    let vnets = crate::providers::network::virtual_networks::TYPE_KEY.to_string();
     let endpoints = crate::providers::network::private_endpoints::TYPE_KEY.to_string();
     let mut types: Vec<String> = crate::catalogue::KINDS.iter().map(|k| k.type_name.to_ascii_lowercase()).collect();
     types.push(vnets.clone());

@@ -164,16 +164,18 @@ pub enum RowKind {
     Connection(&'static TargetKind),
 }
 
+/// The network types the topology reads, with what each row becomes.
+const NETWORK_ROWS: [(&str, RowKind); 6] = [
+    (virtual_networks::TYPE_KEY, RowKind::Vnet),
+    (subnets::TYPE_KEY, RowKind::Subnet),
+    (virtual_network_peerings::TYPE_KEY, RowKind::Peering),
+    (security_rules::TYPE_KEY, RowKind::SecurityRule),
+    (private_endpoints::TYPE_KEY, RowKind::Endpoint),
+    (private_link_services::TYPE_KEY, RowKind::LinkService),
+];
+
 pub fn row_kind(type_key: &str) -> Option<RowKind> {
-    let fixed = [
-        (virtual_networks::TYPE_KEY, RowKind::Vnet),
-        (subnets::TYPE_KEY, RowKind::Subnet),
-        (virtual_network_peerings::TYPE_KEY, RowKind::Peering),
-        (security_rules::TYPE_KEY, RowKind::SecurityRule),
-        (private_endpoints::TYPE_KEY, RowKind::Endpoint),
-        (private_link_services::TYPE_KEY, RowKind::LinkService),
-    ];
-    if let Some((_, kind)) = fixed.iter().find(|(t, _)| *t == type_key) {
+    if let Some((_, kind)) = NETWORK_ROWS.iter().find(|(t, _)| *t == type_key) {
         return Some(*kind);
     }
     if let Some(parent) = type_key.strip_suffix("/privateendpointconnections") {
@@ -184,17 +186,7 @@ pub fn row_kind(type_key: &str) -> Option<RowKind> {
 
 /// Every type the topology reads, lower-cased.
 pub fn type_keys() -> Vec<String> {
-    let mut keys: Vec<String> = [
-        virtual_networks::TYPE_KEY,
-        subnets::TYPE_KEY,
-        virtual_network_peerings::TYPE_KEY,
-        security_rules::TYPE_KEY,
-        private_endpoints::TYPE_KEY,
-        private_link_services::TYPE_KEY,
-    ]
-    .iter()
-    .map(|t| t.to_string())
-    .collect();
+    let mut keys: Vec<String> = NETWORK_ROWS.iter().map(|(t, _)| t.to_string()).collect();
     for kind in catalogue::KINDS {
         let t = kind.type_name.to_ascii_lowercase();
         keys.push(format!("{t}/privateendpointconnections"));
